@@ -1,0 +1,67 @@
+/**
+ * Typed errors shared by every layer. Each carries the DUT it concerns and the
+ * step that was running, so a report can say "dut qemu-1, step booting: ..."
+ * without parsing messages. `kind` separates infrastructure errors (the
+ * harness or the device broke) from test failures, which are not errors here.
+ */
+export type DutErrorKind =
+  | 'config' // bad input: a board file, a CLI flag, a missing artifact
+  | 'tool' // an external program failed (mkfs, qemu-img, sfdisk, ...)
+  | 'timeout' // a bounded wait ran out
+  | 'panic' // the kernel printed a panic/oops/BUG/WARNING trace
+  | 'reset' // the DUT rebooted when nobody asked it to
+  | 'console-lost' // the byte stream to the DUT closed
+  | 'process' // QEMU or a helper died
+  | 'broken'; // the lifecycle latched broken earlier; carries the first cause
+
+export interface DutErrorOptions {
+  dut?: string;
+  step?: string;
+  /** Console output around the event, for reports. */
+  excerpt?: string;
+  cause?: unknown;
+}
+
+export class DutError extends Error {
+  readonly kind: DutErrorKind;
+  readonly dut: string | undefined;
+  readonly step: string | undefined;
+  readonly excerpt: string | undefined;
+
+  constructor(kind: DutErrorKind, message: string, options: DutErrorOptions = {}) {
+    const where = [options.dut && `dut ${options.dut}`, options.step && `step ${options.step}`]
+      .filter(Boolean)
+      .join(', ');
+    super(where ? `${where}: ${message}` : message, { cause: options.cause });
+    this.name = 'DutError';
+    this.kind = kind;
+    this.dut = options.dut;
+    this.step = options.step;
+    this.excerpt = options.excerpt;
+  }
+}
+
+/** A bad board file, CLI flag or run config. `location` names file, line and field. */
+export class ConfigError extends DutError {
+  constructor(location: string, message: string) {
+    super('config', `${location}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** An external tool exited non-zero; the message ends with its stderr tail. */
+export class ToolError extends DutError {
+  readonly tool: string;
+  readonly stderrTail: string;
+  constructor(tool: string, message: string, stderrTail: string, options: DutErrorOptions = {}) {
+    super('tool', `${tool} failed: ${message}${stderrTail ? `\n${stderrTail}` : ''}`, options);
+    this.name = 'ToolError';
+    this.tool = tool;
+    this.stderrTail = stderrTail;
+  }
+}
+
+/** Keep the last `lines` lines of a tool's output for an error message. */
+export function tail(text: string, lines = 15): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
