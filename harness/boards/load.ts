@@ -1,0 +1,109 @@
+/**
+ * Load a board file: YAML → validated, defaulted, typed `Board`.
+ *
+ * Every failure is a `BoardConfigError` (a `ConfigError`) whose message starts
+ * `file:line: field: ...`, lists every problem (ajv `allErrors`), and says
+ * what is allowed. Defaults are applied in code after validation, not by
+ * ajv's `useDefaults`, which ignores defaults inside `oneOf` branches.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import { LineCounter, parseDocument } from 'yaml';
+import { ConfigError } from '../errors.ts';
+import { BoardConfigError, Locator, issuesFrom } from './diagnostics.ts';
+import { boardSchema } from './schema.ts';
+import { QEMU_DEFAULTS, type Board, type PhysicalBoard, type QemuBoard, type QemuSettings } from './types.ts';
+
+const ajv = new Ajv({ allErrors: true, discriminator: true, verbose: true, strict: true, strictRequired: false });
+const validate = ajv.compile(boardSchema);
+
+/** Default place for board files: `<repo>/boards`. */
+export const DEFAULT_BOARDS_DIR = resolve(import.meta.dirname, '../../boards');
+
+/** Path as shown in messages: relative to cwd when that is shorter. */
+export function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
+/**
+ * Parse and validate board YAML. `source` names the file in messages.
+ * Pure apart from the error it may throw; used directly by tests.
+ */
+export function parseBoard(text: string, source: string): Board {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new BoardConfigError(
+      source,
+      doc.errors.map((e) => ({
+        line: e.linePos?.[0].line ?? 1,
+        field: '(yaml)',
+        message: `YAML syntax error: ${e.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')}`,
+      })),
+    );
+  }
+  const data: unknown = doc.toJS();
+  if (data === null || data === undefined) {
+    throw new BoardConfigError(source, [{ line: 1, field: '(file)', message: 'board file is empty' }]);
+  }
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new BoardConfigError(source, [{ line: 1, field: '(file)', message: 'must be a mapping of keys (name, deviceType, kind, ...)' }]);
+  }
+  if (!validate(data)) {
+    throw new BoardConfigError(source, issuesFrom(validate.errors ?? [], new Locator(doc, lineCounter)));
+  }
+  return withDefaults(data as RawBoard, source);
+}
+
+type RawBoard =
+  | (Omit<QemuBoard, 'source' | 'qemu' | 'console'> & { qemu: Partial<QemuSettings>; console?: QemuBoard['console'] })
+  | Omit<PhysicalBoard, 'source'>;
+
+function withDefaults(raw: RawBoard, source: string): Board {
+  if (raw.kind === 'qemu') {
+    return {
+      name: raw.name,
+      deviceType: raw.deviceType,
+      kind: 'qemu',
+      qemu: { ...QEMU_DEFAULTS, ...raw.qemu },
+      console: raw.console ?? { kind: 'qemu-serial' },
+      source,
+    };
+  }
+  return { ...raw, source };
+}
+
+/** Names of the boards in `dir` (files ending .yaml/.yml). */
+export async function listBoards(dir = DEFAULT_BOARDS_DIR): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => /\.ya?ml$/.test(n)).map((n) => basename(n, extname(n))).sort();
+}
+
+/**
+ * Load a board by name (`qemu-x86_64` → `<boardsDir>/qemu-x86_64.yaml`) or
+ * by path (anything with a `/` or a .yaml/.yml suffix).
+ */
+export async function loadBoard(ref: string, options: { boardsDir?: string } = {}): Promise<Board> {
+  const boardsDir = options.boardsDir ?? DEFAULT_BOARDS_DIR;
+  const isPath = ref.includes('/') || /\.ya?ml$/.test(ref);
+  const file = isPath ? resolve(ref) : join(boardsDir, `${ref}.yaml`);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !isPath) {
+      const known = await listBoards(boardsDir);
+      throw new ConfigError(displayPath(file), `no such board "${ref}" (known boards: ${known.join(', ') || 'none'})`);
+    }
+    throw new ConfigError(displayPath(file), `cannot read board file: ${(error as Error).message}`);
+  }
+  return parseBoard(text, displayPath(file));
+}
