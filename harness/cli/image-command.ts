@@ -1,0 +1,43 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.ts';
+import { buildImages, DEFAULT_VERSION } from '../../images/build.ts';
+import { progressPrinter } from '../../images/builder/steps.ts';
+
+/** `dutlab image build`: builds the reference image(s) and prints what it produced. */
+export async function imageCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'build') throw new ConfigError('dutlab image', `unknown subcommand "${sub ?? ''}"; expected "build"`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: {
+        version: { type: 'string', default: DEFAULT_VERSION },
+        next: { type: 'string' },
+        out: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    throw new ConfigError('dutlab image build', (error as Error).message);
+  }
+  const { values } = parsed;
+  const versions = [values.version, ...(values.next ? [values.next] : [])];
+  const result = await buildImages({
+    versions,
+    force: values.force,
+    ...(values.out ? { outDir: values.out } : {}),
+    ...(values.json ? {} : { onStep: progressPrinter() }),
+  });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    for (const v of result.versions) {
+      process.stdout.write(`${v.image.path}\n${v.hostapp.path}\n${v.manifest}\n`);
+    }
+    process.stdout.write(`${result.busybox.path}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,39 @@
+import { imageCommand } from './image-command.ts';
+
+/**
+ * dutlab's entry point: dispatches to one module per command. Exit codes:
+ * 0 success, 1 test failures, 2 infrastructure errors or bad input.
+ */
+const commands: Record<string, (args: string[]) => Promise<number>> = {
+  image: imageCommand,
+};
+
+const usage = `usage: dutlab <command> [options]
+
+commands:
+  image build [--version V] [--next V2] [--out DIR] [--force] [--json]
+                 build the reference OS image(s), hostapp(s) and the busybox container image
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    process.stdout.write(usage);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`dutlab: unknown command "${name}"\n\n${usage}`);
+    return 2;
+  }
+  return command(rest);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`dutlab: ${message}\n`);
+  // Anything that escapes a command is infrastructure or bad input, never a test failure.
+  process.exitCode = 2;
+}

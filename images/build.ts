@@ -1,0 +1,208 @@
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../harness/errors.ts';
+import { buildBaseRoot } from './builder/base-root.ts';
+import { buildBootPartition } from './builder/boot-partition.ts';
+import { exists, hashParts, hashTree, sha256File, writeAtomically } from './builder/cache.ts';
+import { assembleDisk } from './builder/disk.ts';
+import { makeExt4 } from './builder/filesystems.ts';
+import { prepareRootTree, tarTree } from './builder/root-tree.ts';
+import { Steps, type StepListener } from './builder/steps.ts';
+import { buildBusyboxArchive } from './container/busybox-image.ts';
+import { writeDockerArchive } from './container/docker-archive.ts';
+import { loadRecipe, type Recipe } from './recipe.ts';
+
+/** Bumped when the builder's own logic changes what it produces. */
+const BUILDER_REVISION = '1';
+
+export const DEFAULT_VERSION = '1.0.0';
+export const DEFAULT_NEXT_VERSION = '1.0.1';
+const imagesDir = path.dirname(fileURLToPath(import.meta.url));
+export const DEFAULT_OUT_DIR = path.join(imagesDir, 'out');
+
+export interface Artifact {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** What one version's build produced; also written as refos-V.json beside the artifacts. */
+export interface ImageManifest {
+  name: string;
+  version: string;
+  key: string;
+  builtAt: string;
+  buildSeconds: number;
+  image: Artifact;
+  hostapp: Artifact;
+  manifest: string;
+}
+
+export interface BuildResult {
+  versions: ImageManifest[];
+  busybox: Artifact;
+}
+
+export interface BuildOptions {
+  versions?: string[];
+  outDir?: string;
+  force?: boolean;
+  onStep?: StepListener;
+}
+
+const VERSION_PATTERN = /^[0-9A-Za-z][0-9A-Za-z.+_-]*$/;
+
+/**
+ * Builds the reference OS for each version: disk image, hostapp tarball and
+ * manifest, plus the tiny busybox container image. Each step is cached by a
+ * hash of its inputs (recipe, overlay tree, builder revision, version).
+ */
+export async function buildImages(options: BuildOptions = {}): Promise<BuildResult> {
+  const versions = options.versions ?? [DEFAULT_VERSION];
+  for (const v of versions) {
+    if (!VERSION_PATTERN.test(v)) throw new ConfigError('--version', `"${v}" is not a version string (letters, digits, . + _ -)`);
+  }
+  const outDir = path.resolve(options.outDir ?? DEFAULT_OUT_DIR);
+  const cacheDir = path.join(outDir, 'cache');
+  await mkdir(cacheDir, { recursive: true });
+  const steps = new Steps(options.onStep);
+  const { recipe, dir: recipeDir, text } = await loadRecipe();
+
+  const baseKey = hashParts([BUILDER_REVISION, text, await hashTree(recipeDir)]).slice(0, 16);
+  const baseTar = path.join(cacheDir, `base-${baseKey}.tar`);
+  if ((await exists(baseTar)) && !options.force) {
+    steps.cached('root filesystem from Debian packages');
+  } else {
+    await steps.run('root filesystem from Debian packages (mmdebstrap)', () =>
+      writeAtomically(baseTar, async (partial) => {
+        const work = path.join(cacheDir, 'work-base');
+        await mkdir(work, { recursive: true });
+        try {
+          await buildBaseRoot(recipe, recipeDir, partial, work);
+        } finally {
+          await rm(work, { recursive: true, force: true });
+        }
+      }),
+    );
+  }
+
+  const built: ImageManifest[] = [];
+  for (const version of versions) {
+    built.push(await buildVersion({ recipe, recipeDir, baseTar, baseKey, version, outDir, cacheDir, steps, force: !!options.force }));
+  }
+
+  const busyboxPath = path.join(outDir, 'dutlab-busybox.tar');
+  if ((await exists(busyboxPath)) && !options.force) steps.cached('busybox container image');
+  else
+    await steps.run('busybox container image', () =>
+      writeAtomically(busyboxPath, (partial) => buildBusyboxArchive(partial, cacheDir)),
+    );
+  return { versions: built, busybox: await artifact(busyboxPath) };
+}
+
+interface VersionBuild {
+  recipe: Recipe;
+  recipeDir: string;
+  baseTar: string;
+  baseKey: string;
+  version: string;
+  outDir: string;
+  cacheDir: string;
+  steps: Steps;
+  force: boolean;
+}
+
+async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
+  const { recipe, version, outDir, steps } = b;
+  const key = hashParts([b.baseKey, version]).slice(0, 16);
+  const stem = path.join(outDir, `${recipe.name}-${version}`);
+  const manifestPath = `${stem}.json`;
+  const cached = await readManifest(manifestPath);
+  if (cached && cached.key === key && !b.force && (await artifactsIntact(cached))) {
+    steps.cached(`${recipe.name} ${version}`);
+    return cached;
+  }
+  await rm(manifestPath, { force: true }); // stale from here on, whatever happens next
+  const started = performance.now();
+  const work = path.join(b.cacheDir, `work-${version}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  try {
+    const tree = path.join(work, 'root');
+    await steps.run(`${version}: root tree, identity and fingerprint`, () =>
+      prepareRootTree(recipe, b.baseTar, version, tree),
+    );
+    const parts = path.join(work, 'parts');
+    await mkdir(parts);
+    const p = recipe.partitions;
+    await steps.run(`${version}: filesystems`, async () => {
+      await makeExt4(path.join(parts, 'rootA.ext4'), 'resin-rootA', p.root, tree);
+      await makeExt4(path.join(parts, 'rootB.ext4'), 'resin-rootB', p.root);
+      const stateTree = path.join(work, 'state');
+      await mkdir(path.join(stateTree, 'journal'), { recursive: true });
+      await makeExt4(path.join(parts, 'state.ext4'), 'resin-state', p.state, stateTree);
+      await makeExt4(path.join(parts, 'data.ext4'), 'resin-data', p.data);
+    });
+    await steps.run(`${version}: boot partition (GRUB EFI, grubenv, config.json)`, () =>
+      buildBootPartition(recipe, b.recipeDir, path.join(parts, 'boot.vfat'), work),
+    );
+    const imagePath = `${stem}.img`;
+    await steps.run(`${version}: GPT disk image`, () =>
+      writeAtomically(imagePath, (partial) =>
+        assembleDisk(partial, [
+          { name: 'resin-boot', file: path.join(parts, 'boot.vfat'), sizeMiB: p.boot, type: 'efi' },
+          { name: 'resin-rootA', file: path.join(parts, 'rootA.ext4'), sizeMiB: p.root, type: 'linux' },
+          { name: 'resin-rootB', file: path.join(parts, 'rootB.ext4'), sizeMiB: p.root, type: 'linux' },
+          { name: 'resin-state', file: path.join(parts, 'state.ext4'), sizeMiB: p.state, type: 'linux' },
+          { name: 'resin-data', file: path.join(parts, 'data.ext4'), sizeMiB: p.data, type: 'linux' },
+        ]),
+      ),
+    );
+    const hostappPath = `${stem}.hostapp.tar`;
+    await steps.run(`${version}: hostapp tarball`, async () => {
+      const layer = path.join(work, 'layer.tar');
+      await tarTree(tree, layer);
+      await writeAtomically(hostappPath, (partial) =>
+        writeDockerArchive(partial, layer, [
+          { repoTag: `${recipe.name}:${version}`, config: { Cmd: ['/sbin/init'], Labels: { 'io.balena.image.class': 'hostapp' } } },
+        ]),
+      );
+    });
+    const manifest: ImageManifest = await steps.run(`${version}: checksums and manifest`, async () => ({
+      name: recipe.name,
+      version,
+      key,
+      builtAt: new Date().toISOString(),
+      buildSeconds: Math.round((performance.now() - started) / 100) / 10,
+      image: await artifact(imagePath),
+      hostapp: await artifact(hostappPath),
+      manifest: manifestPath,
+    }));
+    await writeAtomically(manifestPath, (partial) => writeFile(partial, `${JSON.stringify(manifest, null, 2)}\n`));
+    return manifest;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function artifact(file: string): Promise<Artifact> {
+  return { path: file, size: (await stat(file)).size, sha256: await sha256File(file) };
+}
+
+async function readManifest(file: string): Promise<ImageManifest | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as ImageManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A cached build is good only while its files are still there at the recorded sizes. */
+async function artifactsIntact(manifest: ImageManifest): Promise<boolean> {
+  for (const a of [manifest.image, manifest.hostapp]) {
+    const info = await stat(a.path).catch(() => undefined);
+    if (!info || info.size !== a.size) return false;
+  }
+  return true;
+}

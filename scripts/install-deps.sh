@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what dutlab needs on a fresh Debian bookworm machine, and skips
+# what is already there: Debian packages (as root) and the npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(
+  qemu-system-x86 qemu-utils ovmf             # the DUT under emulation
+  mmdebstrap uidmap e2fsprogs dosfstools mtools fdisk grub-efi-amd64-bin grub-common busybox-static  # the image builder
+  socat                                       # pty plumbing for serial lines
+  python3-junitparser                         # an independent JUnit reader for the report tests
+)
+missing=()
+for deb in "${debs[@]}"; do
+  dpkg-query -W -f '${Status}' "$deb" 2>/dev/null | grep -q 'install ok installed' || missing+=("$deb")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing Debian packages: ${missing[*]}" >&2
+  [ "$(id -u)" = 0 ] || { echo "install-deps: run as root to install Debian packages" >&2; exit 2; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci is skipped while node_modules matches the lockfile.
+stamp=node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  echo "install-deps: installing npm packages" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
