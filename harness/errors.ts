@@ -12,6 +12,7 @@ export type DutErrorKind =
   | 'reset' // the DUT rebooted when nobody asked it to
   | 'console-lost' // the byte stream to the DUT closed
   | 'process' // QEMU or a helper died
+  | 'command' // a shell command on the DUT exited non-zero where success was required
   | 'broken'; // the lifecycle latched broken earlier; carries the first cause
 
 export interface DutErrorOptions {
@@ -58,6 +59,24 @@ export class ToolError extends DutError {
     this.name = 'ToolError';
     this.tool = tool;
     this.stderrTail = stderrTail;
+  }
+}
+
+/** A command run on the DUT's shell exited non-zero; the message ends with its output tail. */
+export class CommandError extends DutError {
+  readonly command: string;
+  readonly exitCode: number;
+  readonly output: string;
+  constructor(command: string, exitCode: number, output: string, options: DutErrorOptions = {}) {
+    const outputTail = tail(output);
+    super('command', `\`${command}\` exited ${exitCode}${outputTail ? `\n${outputTail}` : ''}`, {
+      excerpt: outputTail,
+      ...options,
+    });
+    this.name = 'CommandError';
+    this.command = command;
+    this.exitCode = exitCode;
+    this.output = output;
   }
 }
 

@@ -1,0 +1,112 @@
+/**
+ * The marker protocol that brings a command's output and exit code back over
+ * a serial console, after labgrid's shell driver and openQA's `$?` marker.
+ *
+ * A shell function is defined once. Each command then gets a fresh random
+ * marker M, passed split by quotes (`'dlq7vx''k2m9tb'`), so the terminal's
+ * echo of the command line never contains M whole, and M cannot be printed by
+ * the command, which never sees it. The function prints `M:S`, runs the
+ * command in a subshell, then prints `M:E:<status>`. Output is exactly what
+ * lies between: no prompt matching, so a command that prints `# ` or a
+ * made-up marker, or a prompt the user changed, cannot end it early.
+ *
+ * The subshell keeps the session alive whatever the command does: `exit 3`
+ * reports 3, `set -e` or a syntax error cannot kill the login shell. The
+ * price: `cd` and `export` do not carry over to the next command. stdin is
+ * /dev/null so a command that reads input cannot swallow the next command.
+ */
+import { randomInt } from 'node:crypto';
+import type { Reader, ReadResult } from './console.ts';
+import { KernelLineFilter } from './kmsg.ts';
+import { shellQuote } from './quote.ts';
+
+const RUN = '__dutlab_run';
+
+/** Shell code defining the run function; POSIX sh (bash, dash, busybox ash). */
+export const DEFINE_RUN = `${RUN}() { printf '\\n%s:S\\n' "$1"; (eval "$2") </dev/null; printf '\\n%s:E:%d\\n' "$1" "$?"; }`;
+
+// No vowels: a marker cannot spell ERROR, FAIL or WARN for a log grep to find.
+const ALPHABET = 'bcdfghjkmnpqrstvwxz23456789';
+
+export function newMarker(): string {
+  let marker = 'dl';
+  for (let i = 0; i < 12; i++) marker += ALPHABET[randomInt(ALPHABET.length)];
+  return marker;
+}
+
+/** The input line(s) that run `command` under `marker`. */
+export function commandLine(marker: string, command: string): string {
+  const half = marker.length >> 1;
+  return `${RUN} '${marker.slice(0, half)}''${marker.slice(half)}' ${shellQuote(command)}\n`;
+}
+
+export interface Completion {
+  /** stdout and stderr merged, `\r\n` as `\n`, escape codes removed. */
+  output: string;
+  exitCode: number;
+  /** The output outgrew `maxOutputChars`; its beginning was dropped. */
+  truncated: boolean;
+}
+
+export interface MarkerReaderOptions {
+  /** Cut printk records out of the output (and out of the markers they split). */
+  stripKernel: boolean;
+  maxOutputChars: number;
+}
+
+export class MarkerReader implements Reader<Completion> {
+  private readonly filter: KernelLineFilter | undefined;
+  private readonly start: string;
+  private readonly end: RegExp;
+  // Longest end-marker text: rescans after new text only look this far back.
+  private readonly endWindow: number;
+  private started = false;
+  private text = '';
+  private scanned = 0;
+  private truncated = false;
+
+  constructor(
+    marker: string,
+    private readonly options: MarkerReaderOptions,
+  ) {
+    this.filter = options.stripKernel ? new KernelLineFilter() : undefined;
+    this.start = `${marker}:S\n`;
+    this.end = new RegExp(`${marker}:E:(\\d+)\\n`, 'g');
+    this.endWindow = marker.length + 16;
+  }
+
+  feed(chunk: string): ReadResult<Completion> | undefined {
+    this.text += this.filter ? this.filter.push(chunk) : chunk;
+    if (!this.started) {
+      const at = this.text.indexOf(this.start);
+      if (at < 0) {
+        // Before the start marker is echo, prompt and leftovers: keep only what may begin it.
+        this.text = this.text.slice(-(this.start.length - 1));
+        return undefined;
+      }
+      this.started = true;
+      this.text = this.text.slice(at + this.start.length);
+    }
+    const excess = this.text.length - this.options.maxOutputChars;
+    if (excess > 0) {
+      this.text = this.text.slice(excess);
+      this.scanned = Math.max(0, this.scanned - excess);
+      this.truncated = true;
+    }
+    this.end.lastIndex = Math.max(0, this.scanned - this.endWindow);
+    const found = this.end.exec(this.text);
+    this.scanned = this.text.length;
+    if (!found) return undefined;
+
+    const output = this.text.slice(0, found.index);
+    return {
+      // The end marker starts with a newline of its own, so output without a final newline is told apart.
+      value: { output: output.endsWith('\n') ? output.slice(0, -1) : output, exitCode: Number(found[1]), truncated: this.truncated },
+      rest: this.text.slice(found.index + found[0].length) + (this.filter?.pending() ?? ''),
+    };
+  }
+
+  unread(): string {
+    return this.text.slice(-this.endWindow) + (this.filter?.pending() ?? '');
+  }
+}
