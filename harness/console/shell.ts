@@ -73,7 +73,7 @@ export class Shell {
     const shell = new Shell(console, options);
     await console.send(`${SETUP}\n`);
     const check = await shell.run('echo ready', { timeoutMs: options.setupTimeoutMs ?? 30_000, step: 'shell setup' });
-    if (check.exitCode !== 0 || check.output !== 'ready') {
+    if (check.exitCode !== 0 || check.output !== 'ready\n') {
       throw new DutError('tool', `shell setup failed: exit ${check.exitCode}, output ${JSON.stringify(check.output)}`, {
         dut: console.name,
         step: 'shell setup',
