@@ -59,6 +59,8 @@ export interface ProbeOptions {
   accel?: 'kvm' | 'tcg';
   /** Path of the KVM device (tests point it elsewhere). */
   device?: string;
+  /** Guest ROM to run instead of probePayload() (tests use one that never exits). */
+  payload?: Buffer;
 }
 
 export interface CachedProbeOptions extends ProbeOptions {
@@ -133,7 +135,7 @@ export async function runKvmProbe(options: ProbeOptions = {}): Promise<KvmProbeR
   const started = Date.now();
   try {
     const bios = join(dir, 'probe.bin');
-    await writeFile(bios, probePayload());
+    await writeFile(bios, options.payload ?? probePayload());
     // The probe is a throwaway guest: no QMP, no disks, just the payload.
     const child = spawnSupervised(
       qemuBinary,
