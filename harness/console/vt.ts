@@ -10,10 +10,11 @@
 //   CSI  ESC [ params intermediates final
 //   OSC  ESC ] ... BEL | ESC \
 //   DCS/SOS/PM/APC  ESC P|X|^|_ ... ESC \
-//   two-byte and charset escapes (ESC ( B, ESC =, ESC 7, ESC c)
+//   two-byte and charset escapes (ESC ( B, ESC =, ESC 7, ESC c), whose final
+//   byte is not one that introduces the longer forms above
 const ESCAPE =
   // eslint-disable-next-line no-control-regex -- control characters are what this module matches
-  /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|[ -/]*[0-~])|(\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[PX^_][^\x1b]*\x1b?|[ -/]*)$)/g;
+  /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|[ -/]*[0-OQ-WYZ\\`-~])|(\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[PX^_][^\x1b]*\x1b?|[ -/]*)$)/g;
 
 // Every C0 control but newline and tab, plus DEL: `\r`, BEL, backspace, NUL and
 // stray ESCs that started no valid sequence.

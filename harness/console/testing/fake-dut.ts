@@ -9,6 +9,8 @@ export class FakeDut {
   readonly stream: Duplex;
   /** Everything the harness sent, in order. */
   received = '';
+  /** Write calls the harness made. */
+  writes = 0;
   private pendingLine = '';
   private readonly lineHandlers: Array<(line: string) => void> = [];
 
@@ -16,6 +18,7 @@ export class FakeDut {
     this.stream = new Duplex({
       read: () => undefined,
       write: (chunk: Buffer, _encoding, callback) => {
+        this.writes += 1;
         this.input(chunk.toString('utf8'));
         callback();
       },
@@ -53,13 +56,18 @@ export class FakeDut {
   }
 }
 
-/** Answers the marker protocol's run lines with a scripted reply, as a real shell would frame it. */
-export function answerRuns(dut: FakeDut, reply: (command: string) => { output: string; exitCode: number }): void {
+/** A run line of the marker protocol, as the harness sends it. */
+export const RUN_LINE = /__dutlab_run '(\w+)''(\w+)' (.*)$/;
+
+/** What a shell prints for a command: the markers around its output, `\n` as `\r\n`. */
+export function framed(marker: string, output: string, exitCode: number): string {
+  return `\r\n${marker}:S\r\n${output}\r\n${marker}:E:${exitCode}\r\ndutlab$ `.replaceAll(/(?<!\r)\n/g, '\r\n');
+}
+
+/** Answers each run line with `reply(quotedCommand, marker)`, raw. */
+export function answerRuns(dut: FakeDut, reply: (quotedCommand: string, marker: string) => string): void {
   dut.onLine((line) => {
-    const run = /__dutlab_run '(\w+)''(\w+)' '(.*)'$/.exec(line);
-    if (!run) return;
-    const marker = `${run[1]}${run[2]}`;
-    const { output, exitCode } = reply(run[3] ?? '');
-    dut.say(`\r\n${marker}:S\r\n${output.replaceAll('\n', '\r\n')}\r\n${marker}:E:${exitCode}\r\ndutlab$ `);
+    const run = RUN_LINE.exec(line);
+    if (run) dut.say(reply(run[3] ?? '', `${run[1]}${run[2]}`));
   });
 }
