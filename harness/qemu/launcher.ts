@@ -52,6 +52,12 @@ export interface LaunchOptions {
   startTimeoutMs?: number;
   /** Kill leftovers of dead harnesses under runsRoot first. Default true. */
   reap?: boolean;
+  /**
+   * Have the kernel kill QEMU when this process dies (PR_SET_PDEATHSIG via
+   * setpriv). Default true; false only to test the reaper or to debug a VM
+   * that should outlive the harness.
+   */
+  parentDeath?: boolean;
   extraArgs?: readonly string[];
 }
 
@@ -174,6 +180,7 @@ async function start(ctx: StartContext): Promise<QemuInstance> {
   const child: Supervised = spawnSupervised(ctx.qemuBinary, argv, {
     name: `qemu ${dut} (${run.id})`,
     outputLog: run.qemuLog,
+    parentDeath: options.parentDeath ?? true,
     graceful: () => hooks.stop?.() ?? Promise.resolve(),
   });
 
