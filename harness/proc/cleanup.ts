@@ -80,6 +80,7 @@ function runImmediate(list: Iterable<CleanupEntry>): void {
     }
     entries.delete(entry);
   }
+  if (entries.size === 0) uninstallSignals();
 }
 
 function onSignal(signal: NodeJS.Signals): void {

@@ -160,7 +160,7 @@ test.serial('QEMU dying unexpectedly resolves `exited` with DutError process and
   t.regex(exit.error?.message ?? '', /QEMU exited unexpectedly \(signal SIGKILL\)/);
   t.is(exit.error?.dut, 'qemu');
   const error = await t.throwsAsync(pending);
-  t.is(error, exit.error);
+  t.true(error === exit.error, "whileRunning rejects with the exit error");
   t.is((await vm.stop()).reason, 'crashed', 'stop after a crash just reports it');
   t.deepEqual(pendingCleanups(), []);
 });
