@@ -90,6 +90,18 @@ test.serial('SIGTERM to the harness: the clean-up registry stops QEMU and the ha
   }
 });
 
+test.serial('an uncaught exception in the harness: the exit handler kills QEMU (no pdeathsig needed)', async (t) => {
+  const { child, report } = await startHarness(['--no-pdeathsig', '--throw']);
+  try {
+    const result = await child;
+    t.is(result.exitCode, 1);
+    t.regex(String(result.stderr), /simulated harness bug/);
+    t.true(await waitUntilGone(report.pid, 5_000));
+  } finally {
+    killIfRunning(report.pid);
+  }
+});
+
 test.serial('the reaper kills QEMUs left by dead harnesses, and only those', async (t) => {
   // Without PR_SET_PDEATHSIG the QEMU survives its SIGKILLed harness...
   const { child, report } = await startHarness(['--no-pdeathsig']);
