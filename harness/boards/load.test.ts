@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
@@ -161,5 +161,6 @@ test('loading by path names that path in errors', async (t) => {
   const file = join(dir, 'bad.yaml');
   await writeFile(file, `${qemuHead}qemu:\n  firmware: coreboot\n`);
   const error = await t.throwsAsync(loadBoard(file), { instanceOf: BoardConfigError });
+  await rm(dir, { recursive: true, force: true });
   t.is(error?.message, `${file}:5: qemu.firmware: must be one of uefi, bios (got "coreboot")`);
 });

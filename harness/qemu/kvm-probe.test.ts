@@ -6,8 +6,8 @@ import { ConfigError } from '../errors.ts';
 import { decideAccel, hostKey, kvmProbe, probePayload, resolveAccel, runKvmProbe, type KvmProbeResult } from './kvm-probe.ts';
 
 const host = { hostname: 'h', kernel: '6.1.0', qemu: 'QEMU emulator version 7.2.0' };
-const works: KvmProbeResult = { usable: true, reason: 'probe guest ran', durationMs: 80, checkedAt: 'then', host, cached: false };
-const broken: KvmProbeResult = { usable: false, reason: 'QEMU reported "KVM internal error"', durationMs: 50, checkedAt: 'then', host, cached: true };
+const works: KvmProbeResult = { usable: true, ranGuest: true, reason: 'probe guest ran', durationMs: 80, checkedAt: 'then', host, cached: false };
+const broken: KvmProbeResult = { usable: false, ranGuest: true, reason: 'QEMU reported "KVM internal error"', durationMs: 50, checkedAt: 'then', host, cached: true };
 
 test('decide: tcg needs no probe', (t) => {
   const d = decideAccel('tcg', undefined);
@@ -58,7 +58,7 @@ test.serial('a guest that never finishes is killed at the bound, not waited for'
 test.serial('missing /dev/kvm is a verdict without running QEMU', async (t) => {
   const result = await runKvmProbe({ device: '/nonexistent/kvm' });
   t.false(result.usable);
-  t.is(result.durationMs, 0);
+  t.false(result.ranGuest);
   t.regex(result.reason, /\/nonexistent\/kvm does not exist/);
 });
 

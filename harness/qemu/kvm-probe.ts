@@ -34,6 +34,8 @@ export interface HostKey {
 
 export interface KvmProbeResult {
   usable: boolean;
+  /** false when decided without running a guest (no /dev/kvm, no access): not cached. */
+  ranGuest: boolean;
   /** Why: "guest ran under KVM in 80 ms", "KVM internal error: ...", ... */
   reason: string;
   /** Wall time of the probe itself (0 when nothing had to be run). */
@@ -107,15 +109,16 @@ export async function hostKey(qemuBinary = 'qemu-system-x86_64'): Promise<HostKe
 const FATAL_KVM = /KVM internal error|emulation failure|kvm run failed|failed to initialize kvm/i;
 
 /** Run the probe guest now (no cache). Never hangs: bounded by timeoutMs. */
-export async function runKvmProbe(options: ProbeOptions = {}): Promise<KvmProbeResult> {
+export async function runKvmProbe(options: ProbeOptions = {}, knownHost?: HostKey): Promise<KvmProbeResult> {
   const qemuBinary = options.qemuBinary ?? 'qemu-system-x86_64';
   const accel = options.accel ?? 'kvm';
   const timeoutMs = options.timeoutMs ?? 4_000;
-  const host = await hostKey(qemuBinary);
-  const verdict = (usable: boolean, reason: string, durationMs = 0): KvmProbeResult => ({
+  const host = knownHost ?? (await hostKey(qemuBinary));
+  const verdict = (usable: boolean, reason: string, durationMs?: number): KvmProbeResult => ({
     usable,
+    ranGuest: durationMs !== undefined,
     reason,
-    durationMs,
+    durationMs: durationMs ?? 0,
     checkedAt: new Date().toISOString(),
     host,
     cached: false,
@@ -194,7 +197,8 @@ function keyString(key: HostKey): string {
 /** Probe verdict from the cache if this host/kernel/QEMU has one, else probe and store. */
 export async function kvmProbe(options: CachedProbeOptions = {}): Promise<KvmProbeResult> {
   const file = options.cacheFile ?? defaultCacheFile();
-  const key = keyString(await hostKey(options.qemuBinary));
+  const host = await hostKey(options.qemuBinary);
+  const key = keyString(host);
   let cache: Record<string, KvmProbeResult> = {};
   try {
     cache = JSON.parse(await readFile(file, 'utf8')) as Record<string, KvmProbeResult>;
@@ -203,9 +207,10 @@ export async function kvmProbe(options: CachedProbeOptions = {}): Promise<KvmPro
   }
   const hit = cache[key];
   if (hit && !options.refresh) return { ...hit, cached: true };
-  const result = await runKvmProbe(options);
-  // Only real verdicts are cached; a missing /dev/kvm is re-checked each time.
-  if (result.durationMs > 0) {
+  const result = await runKvmProbe(options, host);
+  // Only verdicts from a guest run are cached; a missing /dev/kvm or a
+  // permission problem is cheap to re-check and may be fixed any minute.
+  if (result.ranGuest) {
     cache[key] = result;
     try {
       await mkdir(dirname(file), { recursive: true });
