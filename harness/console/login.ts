@@ -7,6 +7,7 @@
  */
 import { DutError } from '../errors.ts';
 import type { Console } from './console.ts';
+import type { ExpectMatch } from './expect.ts';
 import { Shell, type ShellOptions } from './shell.ts';
 
 export interface LoginPrompts {
@@ -56,7 +57,7 @@ export async function login(console: Console, options: LoginOptions = {}): Promi
     if (left <= 0) {
       throw new DutError('timeout', `no shell prompt within ${timeoutMs} ms`, { dut: console.name, step, excerpt: console.recentText() });
     }
-    let seen;
+    let seen: ExpectMatch;
     try {
       seen = await console.expect([prompts.login, prompts.password, prompts.shell, prompts.rejected], {
         timeoutMs: Math.min(pokeMs, left),

@@ -9,6 +9,8 @@
  *   own "WARNING:" (the kernel's is `WARNING: CPU: n PID: n`);
  * - a line that ends with a line the harness just sent is the terminal's echo
  *   of it and is skipped.
+ * Lines are judged once complete: a GRUB menu drawn with cursor moves and no
+ * newline is judged when the next line ends, or when the stream does.
  * What a detection means (fail now, later, or not at all) is the console's call.
  */
 import { PRINTK_HEAD } from './kmsg.ts';
