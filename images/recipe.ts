@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadValidatedYaml } from '../harness/config/validated-yaml.ts';
+import { Ajv } from 'ajv';
+import { parseValidatedYaml } from '../harness/config/validated-yaml.ts';
 
 export interface Recipe {
   name: string;
@@ -56,6 +57,8 @@ const schema = {
   },
 } as const;
 
+const validate = new Ajv({ allErrors: true, verbose: true }).compile(schema);
+
 export const recipeDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'recipe');
 
 /** The recipe with its overlay trees, validated; errors name file, line and field. */
@@ -66,7 +69,7 @@ export async function loadRecipe(dir = recipeDir): Promise<{ recipe: Recipe; dir
     Partial<Pick<Recipe, 'dpkgExclude' | 'dpkgInclude' | 'trimModules' | 'trimFiles'>> & {
       services: Partial<Recipe['services']>;
     };
-  const raw = loadValidatedYaml<Raw>(file, text, schema);
+  const raw = parseValidatedYaml<Raw>(text, path.relative(process.cwd(), file) || file, validate, 'recipe');
   const recipe: Recipe = {
     dpkgExclude: [],
     dpkgInclude: [],

@@ -3,16 +3,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
-import { BoardConfigError } from './diagnostics.ts';
+import { ConfigFileError } from '../config/diagnostics.ts';
 import { DEFAULT_BOARDS_DIR, listBoards, loadBoard, parseBoard } from './load.ts';
 
 const FILE = 'boards/x.yaml';
 
-function failure(text: string): BoardConfigError {
+function failure(text: string): ConfigFileError {
   try {
     parseBoard(text, FILE);
   } catch (error) {
-    if (error instanceof BoardConfigError) return error;
+    if (error instanceof ConfigFileError) return error;
     throw error;
   }
   throw new Error('expected the board to be rejected');
@@ -160,7 +160,7 @@ test('loading by path names that path in errors', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'dutlab-board-'));
   const file = join(dir, 'bad.yaml');
   await writeFile(file, `${qemuHead}qemu:\n  firmware: coreboot\n`);
-  const error = await t.throwsAsync(loadBoard(file), { instanceOf: BoardConfigError });
+  const error = await t.throwsAsync(loadBoard(file), { instanceOf: ConfigFileError });
   await rm(dir, { recursive: true, force: true });
   t.is(error?.message, `${file}:5: qemu.firmware: must be one of uefi, bios (got "coreboot")`);
 });

@@ -1,7 +1,7 @@
 /**
  * Load a board file: YAML → validated, defaulted, typed `Board`.
  *
- * Every failure is a `BoardConfigError` (a `ConfigError`) whose message starts
+ * Every failure is a `ConfigFileError` (a `ConfigError`) whose message starts
  * `file:line: field: ...`, lists every problem (ajv `allErrors`), and says
  * what is allowed. Defaults are applied in code after validation, not by
  * ajv's `useDefaults`, which ignores defaults inside `oneOf` branches.
@@ -9,10 +9,9 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Ajv } from 'ajv';
-import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors.ts';
-import { BoardConfigError, Locator, issuesFrom } from './diagnostics.ts';
-import { boardSchema } from './schema.ts';
+import { parseValidatedYaml } from '../config/validated-yaml.ts';
+import { boardSchema, patternHints } from './schema.ts';
 import { QEMU_DEFAULTS, type Board, type PhysicalBoard, type QemuBoard, type QemuSettings } from './types.ts';
 
 const ajv = new Ajv({ allErrors: true, discriminator: true, verbose: true, strict: true, strictRequired: false });
@@ -32,29 +31,8 @@ export function displayPath(file: string): string {
  * Pure apart from the error it may throw; used directly by tests.
  */
 export function parseBoard(text: string, source: string): Board {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new BoardConfigError(
-      source,
-      doc.errors.map((e) => ({
-        line: e.linePos?.[0].line ?? 1,
-        field: '(yaml)',
-        message: `YAML syntax error: ${e.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')}`,
-      })),
-    );
-  }
-  const data: unknown = doc.toJS();
-  if (data === null || data === undefined) {
-    throw new BoardConfigError(source, [{ line: 1, field: '(file)', message: 'board file is empty' }]);
-  }
-  if (typeof data !== 'object' || Array.isArray(data)) {
-    throw new BoardConfigError(source, [{ line: 1, field: '(file)', message: 'must be a mapping of keys (name, deviceType, kind, ...)' }]);
-  }
-  if (!validate(data)) {
-    throw new BoardConfigError(source, issuesFrom(validate.errors ?? [], new Locator(doc, lineCounter)));
-  }
-  return withDefaults(data as RawBoard, source);
+  const raw = parseValidatedYaml<RawBoard>(text, source, validate, 'board file', patternHints);
+  return withDefaults(raw, source);
 }
 
 type RawBoard =

@@ -10,26 +10,25 @@
 import type { ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import { ConfigError } from '../errors.ts';
-import { patternHints } from './schema.ts';
 
-export interface BoardIssue {
-  /** 1-based line in the board file. */
+export interface ConfigIssue {
+  /** 1-based line in the file. */
   line: number;
   /** Dotted field path, e.g. `qemu.accel`, `power.on[0]`; `(file)` for the whole file. */
   field: string;
   message: string;
 }
 
-/** A board file failed to parse or validate; `issues` lists every problem. */
-export class BoardConfigError extends ConfigError {
+/** A YAML config file (board, recipe, run config) failed to parse or validate; `issues` lists every problem. */
+export class ConfigFileError extends ConfigError {
   readonly file: string;
-  readonly issues: BoardIssue[];
-  constructor(file: string, issues: BoardIssue[]) {
+  readonly issues: ConfigIssue[];
+  constructor(file: string, issues: ConfigIssue[]) {
     const [first, ...rest] = issues;
     const where = first ? `${file}:${first.line}` : file;
     const lines = rest.map((i) => `\n  ${file}:${i.line}: ${i.field}: ${i.message}`);
-    super(where, first ? `${first.field}: ${first.message}${lines.join('')}` : 'invalid board file');
-    this.name = 'BoardConfigError';
+    super(where, first ? `${first.field}: ${first.message}${lines.join('')}` : 'invalid config file');
+    this.name = 'ConfigFileError';
     this.file = file;
     this.issues = issues;
   }
@@ -110,7 +109,7 @@ export class Locator {
 }
 
 /** One ajv error → one issue. Returns undefined for errors that only echo others. */
-export function toIssue(error: ErrorObject, at: Locator): BoardIssue | undefined {
+export function toIssue(error: ErrorObject, at: Locator, patternHints: Record<string, string> = {}): ConfigIssue | undefined {
   const segments = pointerToSegments(error.instancePath);
   const field = fieldName(segments);
   const line = at.lineOf(at.nodeAt(segments));
@@ -185,11 +184,11 @@ function kindsOf(schema: unknown): string[] {
   return branches.flatMap((b) => b.properties?.kind?.enum ?? []);
 }
 
-export function issuesFrom(errors: readonly ErrorObject[], at: Locator): BoardIssue[] {
+export function issuesFrom(errors: readonly ErrorObject[], at: Locator, patternHints: Record<string, string> = {}): ConfigIssue[] {
   const seen = new Set<string>();
-  const issues: BoardIssue[] = [];
+  const issues: ConfigIssue[] = [];
   for (const error of errors) {
-    const issue = toIssue(error, at);
+    const issue = toIssue(error, at, patternHints);
     if (!issue) continue;
     const key = `${issue.line}|${issue.field}|${issue.message}`;
     if (seen.has(key)) continue;
