@@ -49,13 +49,13 @@ test('a line that never shows a prompt times out at the deadline with an excerpt
   const { dut, console } = setup();
   const noise = setInterval(() => dut.say('[   99.0] eth0: link down\r\n'), 20);
   const started = Date.now();
-  const error = await t.throwsAsync(login(console, { timeoutMs: 600, pokeMs: 100 }), { instanceOf: DutError });
+  const error = await t.throwsAsync(login(console, { timeoutMs: 1200, pokeMs: 400 }), { instanceOf: DutError });
   clearInterval(noise);
   t.is(error.kind, 'timeout');
   t.is(error.step, 'login');
-  t.regex(error.message, /no shell prompt within 600 ms/);
+  t.regex(error.message, /no shell prompt within 1200 ms/);
   t.regex(error.excerpt ?? '', /eth0: link down\n$/);
-  t.true(Date.now() - started < 1500);
+  t.true(Date.now() - started < 3000);
   // Output kept flowing: no poke was needed.
   t.is(dut.received, '');
 });

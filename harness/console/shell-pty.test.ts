@@ -139,8 +139,9 @@ test('dash: a command that outlives its timeout is interrupted and the shell car
   t.is(error.kind, 'timeout');
   t.is(error.step, 'slow');
   t.regex(error.excerpt ?? '', /started/);
-  t.like(await shell.run('echo alive', { timeoutMs: 3000 }), { output: 'alive\n' });
-  t.true(Date.now() - started < 3000);
+  t.like(await shell.run('echo alive', { timeoutMs: 5000 }), { output: 'alive\n' });
+  // Well under the 30 s sleep: ^C ended it.
+  t.true(Date.now() - started < 8000);
 });
 
 test('bash: runOk throws with the output tail', async (t) => {
