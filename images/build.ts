@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../harness/errors.ts';
@@ -85,6 +85,7 @@ export async function buildImages(options: BuildOptions = {}): Promise<BuildResu
         }
       }),
     );
+    await pruneStaleBases(cacheDir, path.basename(baseTar));
   }
 
   const built: ImageManifest[] = [];
@@ -183,6 +184,13 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
     return manifest;
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Only the current base root is worth its half gigabyte. */
+async function pruneStaleBases(cacheDir: string, keep: string): Promise<void> {
+  for (const name of await readdir(cacheDir)) {
+    if (/^base-[0-9a-f]+\.tar$/.test(name) && name !== keep) await rm(path.join(cacheDir, name), { force: true });
   }
 }
 

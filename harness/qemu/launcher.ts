@@ -32,6 +32,12 @@ export interface LaunchOptions {
   /** Disk image to boot; never written (a qcow2 overlay takes the writes). */
   image?: string;
   imageFormat?: 'raw' | 'qcow2';
+  /**
+   * Instead of `image`: a qcow2 disk the guest writes to directly, made by a
+   * storage driver. It outlives this QEMU process, so a power cycle (a new
+   * launch) keeps what the guest wrote, as a real disk does.
+   */
+  disk?: string;
   /** Additional read-only disks, e.g. a hostapp tarball as a raw virtio disk. */
   extraDrives?: readonly ExtraDrive[];
   /** Use exactly this run directory... */
@@ -123,7 +129,7 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuInstance> 
     const argv = buildQemuArgs({
       settings: options.qemu,
       accel: accel.accel,
-      overlay: options.image ? run.overlay : undefined,
+      overlay: options.image ? run.overlay : options.disk,
       firmwareCode: firmware?.code,
       firmwareVars: firmware ? run.vars : undefined,
       extraDrives: options.extraDrives,
