@@ -28,6 +28,8 @@ export class DutError extends Error {
   readonly dut: string | undefined;
   readonly step: string | undefined;
   readonly excerpt: string | undefined;
+  /** The message without the "dut X, step Y:" prefix. */
+  readonly reason: string;
 
   constructor(kind: DutErrorKind, message: string, options: DutErrorOptions = {}) {
     const where = [options.dut && `dut ${options.dut}`, options.step && `step ${options.step}`]
@@ -39,6 +41,7 @@ export class DutError extends Error {
     this.dut = options.dut;
     this.step = options.step;
     this.excerpt = options.excerpt;
+    this.reason = message;
   }
 }
 

@@ -210,7 +210,7 @@ export const lifecycle = setup({
 
 function brokenError(context: LifecycleContext): DutError {
   const cause = context.cause;
-  return new DutError('broken', `the DUT is broken since an earlier failure: ${cause?.message ?? 'unknown cause'}`, {
+  return new DutError('broken', `broken since an earlier failure (${cause?.kind ?? 'unknown'}): ${cause?.reason ?? 'unknown cause'}`, {
     dut: context.dut,
     step: cause?.step ?? 'lifecycle',
     excerpt: cause?.excerpt,

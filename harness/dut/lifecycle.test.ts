@@ -1,0 +1,144 @@
+import test from 'ava';
+import { createActor, fromPromise } from 'xstate';
+import { DutError } from '../errors.ts';
+import { lifecycle, type ExecRequest, type LifecycleEvent, type Reply } from './lifecycle.ts';
+
+type Fakes = Partial<Record<'prepare' | 'powerOn' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff', () => Promise<void>>> & {
+  exec?: (request: ExecRequest) => Promise<unknown>;
+};
+
+/** The chart run against fake actors; `calls` records which actors ran, in order. */
+function start(fakes: Fakes, maxBootAttempts = 2) {
+  const calls: string[] = [];
+  const ok = async () => undefined;
+  const actor = (name: keyof Fakes) =>
+    fromPromise<void, unknown>(async () => {
+      calls.push(name);
+      await ((fakes[name] as (() => Promise<void>) | undefined) ?? ok)();
+    });
+  const machine = lifecycle.provide({
+    actors: {
+      prepare: actor('prepare'),
+      powerOn: actor('powerOn'),
+      waitForShell: actor('waitForShell'),
+      powerCycle: actor('powerCycle'),
+      reboot: actor('reboot'),
+      hardReset: actor('hardReset'),
+      powerOff: actor('powerOff'),
+      exec: fromPromise<unknown, ExecRequest>(async ({ input }) => {
+        calls.push(`exec ${input.command}`);
+        return (fakes.exec ?? (async () => 'ok'))(input);
+      }),
+    },
+  });
+  const states: string[] = [];
+  const running = createActor(machine, { input: { dut: 'fake', maxBootAttempts } });
+  running.subscribe((s) => {
+    if (states.at(-1) !== String(s.value)) states.push(String(s.value));
+  });
+  running.start();
+  const send = (make: (reply: Reply) => LifecycleEvent) =>
+    new Promise<unknown>((resolve, reject) => running.send(make({ resolve, reject })));
+  const exec = (command: string, transport: 'serial' | 'ssh' = 'serial') =>
+    send((reply) => ({ type: 'EXEC', request: { command, transport, timeoutMs: 1000 }, reply }));
+  return { running, calls, states, send, exec };
+}
+
+test('boot walks idle → preparing → powering-on → booting → ready and commands go through busy', async (t) => {
+  const dut = start({});
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  t.deepEqual(dut.states, ['idle', 'preparing', 'powering-on', 'booting', 'ready']);
+  t.is(await dut.exec('true'), 'ok');
+  t.deepEqual(dut.states.slice(-2), ['busy', 'ready']);
+  t.deepEqual(dut.calls, ['prepare', 'powerOn', 'waitForShell', 'exec true']);
+});
+
+test('a failed boot is power-cycled, within the bound, then latches broken with the cause', async (t) => {
+  let boots = 0;
+  const dut = start({
+    waitForShell: async () => {
+      boots++;
+      throw new DutError('timeout', `no login prompt (boot ${boots})`, { dut: 'fake', step: 'boot' });
+    },
+  });
+  const error = await t.throwsAsync(dut.send((reply) => ({ type: 'BOOT', reply })), { instanceOf: DutError });
+  t.is(error?.kind, 'broken');
+  t.is(error?.message, 'dut fake, step boot: broken since an earlier failure (timeout): no login prompt (boot 2)');
+  t.is(boots, 2);
+  t.deepEqual(dut.calls, ['prepare', 'powerOn', 'waitForShell', 'powerCycle', 'waitForShell']);
+  t.is(dut.states.at(-1), 'broken');
+
+  // Latched: later requests fail at once with the first cause, without touching the board.
+  const later = await t.throwsAsync(dut.exec('true'), { instanceOf: DutError });
+  t.is(later?.kind, 'broken');
+  t.regex(later?.message ?? '', /boot 2/);
+  t.is(dut.calls.length, 5);
+});
+
+test('a second boot attempt that succeeds clears the retry count', async (t) => {
+  let boots = 0;
+  const dut = start({
+    waitForShell: async () => {
+      if (++boots === 1) throw new DutError('panic', 'Kernel panic - not syncing', { dut: 'fake', step: 'boot' });
+    },
+  });
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  t.is(dut.states.at(-1), 'ready');
+  t.true(dut.states.includes('power-cycling'));
+});
+
+test('a command that fails is an error for the caller; a device failure during it latches broken', async (t) => {
+  let mode: 'plain' | 'panic' = 'plain';
+  const dut = start({
+    exec: async () => {
+      if (mode === 'plain') throw new DutError('timeout', 'ssh command timed out', { dut: 'fake', step: 'ssh exec' });
+      throw new DutError('panic', 'Kernel panic - not syncing: sysrq triggered crash', { dut: 'fake', step: 'serial exec' });
+    },
+  });
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  const plain = await t.throwsAsync(dut.exec('sleep 99', 'ssh'), { instanceOf: DutError });
+  t.is(plain?.kind, 'timeout');
+  t.is(dut.states.at(-1), 'ready');
+
+  mode = 'panic';
+  const panic = await t.throwsAsync(dut.exec('echo c > /proc/sysrq-trigger'), { instanceOf: DutError });
+  t.is(panic?.kind, 'broken');
+  t.regex(panic?.message ?? '', /sysrq triggered crash/);
+  t.is(dut.states.at(-1), 'broken');
+});
+
+test('a serial command timeout latches broken; RECOVER power-cycles back to ready', async (t) => {
+  let hang = true;
+  const dut = start({
+    exec: async () => {
+      if (hang) throw new DutError('timeout', 'no end marker', { dut: 'fake', step: 'serial exec' });
+      return 'ok';
+    },
+  });
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  await t.throwsAsync(dut.exec('hang'));
+  t.is(dut.states.at(-1), 'broken');
+  hang = false;
+  await dut.send((reply) => ({ type: 'RECOVER', reply }));
+  t.is(dut.states.at(-1), 'ready');
+  t.is(await dut.exec('true'), 'ok');
+  t.deepEqual(dut.calls.slice(-3), ['powerCycle', 'waitForShell', 'exec true']);
+});
+
+test('reboot, hard reset and power off go through their states and back', async (t) => {
+  const dut = start({});
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  await dut.send((reply) => ({ type: 'REBOOT', reply }));
+  await dut.send((reply) => ({ type: 'HARD_RESET', reply }));
+  await dut.send((reply) => ({ type: 'POWER_OFF', reply }));
+  t.deepEqual(dut.states.slice(4), ['ready', 'rebooting', 'ready', 'resetting', 'booting', 'ready', 'powering-off', 'off']);
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  t.is(dut.states.at(-1), 'ready');
+});
+
+test('requests that make no sense in the current state are refused, not queued forever', async (t) => {
+  const dut = start({});
+  const error = await t.throwsAsync(dut.exec('true'), { instanceOf: DutError });
+  t.regex(error?.message ?? '', /not possible now/);
+  t.is(dut.states.at(-1), 'idle');
+});
