@@ -1,3 +1,5 @@
+import { bootCommand } from './boot-command.ts';
+import { execCommand } from './exec-command.ts';
 import { imageCommand } from './image-command.ts';
 
 /**
@@ -6,6 +8,8 @@ import { imageCommand } from './image-command.ts';
  */
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   image: imageCommand,
+  boot: bootCommand,
+  exec: execCommand,
 };
 
 const usage = `usage: dutlab <command> [options]
@@ -13,6 +17,14 @@ const usage = `usage: dutlab <command> [options]
 commands:
   image build [--version V] [--next V2] [--out DIR] [--force] [--json]
                  build the reference OS image(s), hostapp(s) and the busybox container image
+  boot [--board B] [--image IMG] [--console] [--json]
+                 boot to a shell, print the timeline, keep the DUT until Ctrl-C
+                 (--console attaches the terminal to the serial line; Ctrl-] detaches)
+  exec [--board B] [--image IMG] [--transport auto|serial|ssh] [--json] -- CMD...
+                 boot, run one command, exit with its exit code
+
+  --board takes a name from boards/ or a path (default qemu-x86_64);
+  without --image the reference image is built (cached) and used.
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -33,8 +33,11 @@ export class Transcript {
   private readonly decoder: StringDecoder;
   private readonly log: WriteStream | undefined;
   private readonly now: () => number;
+  /** Where the JSONL record goes, if anywhere. */
+  readonly logFile: string | undefined;
 
   constructor(options: TranscriptOptions = {}) {
+    this.logFile = options.logFile;
     this.decoder = new StringDecoder(options.encoding ?? 'utf8');
     this.log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
     this.now = options.now ?? Date.now;

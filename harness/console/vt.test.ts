@@ -31,3 +31,10 @@ test('an unterminated sequence does not swallow the rest of the stream', (t) => 
   const out = stripper.push('\x1b]0;' + 'a'.repeat(300)) + stripper.push('\nlogin: ');
   t.true(out.endsWith('\nlogin: '));
 });
+
+test('the CR-spaces-CR line erase printed before kernel messages leaves nothing, even split across chunks', (t) => {
+  const vt = new VtStripper();
+  t.is(vt.push('out\r\n\r       '), 'out\n');
+  t.is(vt.push('    \r[   41.1] msg\r\nhello\r\n'), '[   41.1] msg\nhello\n');
+  t.is(new VtStripper().push('a\r   \rb'), 'ab');
+});

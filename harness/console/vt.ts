@@ -21,6 +21,12 @@ const ESCAPE =
 // eslint-disable-next-line no-control-regex -- as above
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/g;
 
+// The line erase the kernel and systemd print before a message when the cursor
+// is not at column 0: CR, a run of spaces, CR. A terminal shows nothing of it.
+const ERASE = /\r +\r/g;
+// ... which may be cut by the end of a chunk.
+const ERASE_CUT = /\r *$/;
+
 /** An unfinished sequence longer than this is line noise, not a sequence. */
 const MAX_PENDING = 256;
 
@@ -37,7 +43,13 @@ export class VtStripper {
       this.pending = cutOff;
       return '';
     });
-    return cleaned.replace(CONTROL, '');
+    let erased = cleaned.replace(ERASE, '');
+    const cut = this.pending === '' ? ERASE_CUT.exec(erased) : null;
+    if (cut && cut[0].length <= MAX_PENDING) {
+      this.pending = cut[0];
+      erased = erased.slice(0, cut.index);
+    }
+    return erased.replace(CONTROL, '');
   }
 }
 

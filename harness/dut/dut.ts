@@ -56,7 +56,7 @@ export class Dut {
     private readonly options: DutOptions,
   ) {
     this.name = board.name;
-    this.transcript = new Transcript({ logFile: path.join(options.dir, 'console.log') });
+    this.transcript = new Transcript({ logFile: path.join(options.dir, 'console.jsonl') });
     const bootTimeoutMs = options.bootTimeoutMs ?? 6 * 60_000;
     const machine = lifecycle.provide({
       actors: {
@@ -127,6 +127,39 @@ export class Dut {
   /** Power-cycle a broken DUT back to a shell, clearing the latch. */
   async recover(): Promise<void> {
     await this.request((reply) => ({ type: 'RECOVER', reply }));
+  }
+
+  /**
+   * Joins a terminal to the serial line until the user types Ctrl-]. The
+   * console engine keeps reading, so the transcript records the session.
+   */
+  async interact(input: NodeJS.ReadStream, output: NodeJS.WritableStream): Promise<void> {
+    const line = await this.board.console.open();
+    const show = (chunk: Buffer): void => {
+      output.write(chunk);
+    };
+    line.on('data', show);
+    input.setRawMode?.(true);
+    input.resume();
+    try {
+      await new Promise<void>((resolve) => {
+        input.on('data', (chunk: Buffer) => {
+          const detach = chunk.indexOf(0x1d);
+          if (detach >= 0) {
+            line.write(chunk.subarray(0, detach));
+            resolve();
+          } else {
+            this.transcript.input(chunk.toString('latin1'));
+            line.write(chunk);
+          }
+        });
+        input.once('end', resolve);
+      });
+    } finally {
+      line.off('data', show);
+      input.setRawMode?.(false);
+      input.pause();
+    }
   }
 
   /** Timeline entries for reports. */

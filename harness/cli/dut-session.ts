@@ -1,0 +1,68 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadBoard } from '../boards/index.ts';
+import { createDut } from '../dut/create.ts';
+import type { Dut } from '../dut/dut.ts';
+import type { TimelineEntry } from '../dut/timeline.ts';
+import { ConfigError } from '../errors.ts';
+import { buildImages, DEFAULT_VERSION } from '../../images/build.ts';
+import { progressPrinter } from '../../images/builder/steps.ts';
+import { registerCleanup } from '../proc/cleanup.ts';
+
+/** Options every command that boots a DUT shares. */
+export const dutOptions = {
+  board: { type: 'string', default: 'qemu-x86_64' },
+  image: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  'boot-timeout': { type: 'string', default: '360' },
+} as const satisfies ParseArgsConfig['options'];
+
+export function parseCommandArgs<O extends ParseArgsConfig['options']>(command: string, argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new ConfigError(`dutlab ${command}`, (error as Error).message);
+  }
+}
+
+/** The image to boot: the one named, or the default reference image (built if missing). */
+export async function resolveImage(image: string | undefined, quiet: boolean): Promise<string> {
+  if (image) return image;
+  const built = await buildImages({ versions: [DEFAULT_VERSION], ...(quiet ? {} : { onStep: progressPrinter() }) });
+  const first = built.versions[0];
+  if (!first) throw new ConfigError('--image', 'no image was built');
+  return first.image.path;
+}
+
+export interface DutSession {
+  dut: Dut;
+  /** Tears the DUT down (power off, console, storage) and drops the signal hook. */
+  close(): Promise<void>;
+}
+
+/** Loads the board and creates the DUT; Ctrl-C or SIGTERM tears it down too. */
+export async function openDut(values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string }): Promise<DutSession> {
+  const bootTimeout = Number(values['boot-timeout']);
+  if (!Number.isFinite(bootTimeout) || bootTimeout <= 0) {
+    throw new ConfigError('--boot-timeout', `must be a number of seconds (got "${values['boot-timeout']}")`);
+  }
+  const board = await loadBoard(values.board);
+  const image = await resolveImage(values.image, values.json);
+  const dut = await createDut({ board, image, bootTimeoutMs: bootTimeout * 1000 });
+  const unregister = registerCleanup({ name: `dut ${dut.name}`, graceful: () => dut.close(), immediate: () => undefined });
+  if (!values.json) dut.timeline.subscribe(timelinePrinter(dut.timeline.entries[0]?.at ?? Date.now()));
+  return {
+    dut,
+    async close() {
+      await dut.close();
+      unregister();
+    },
+  };
+}
+
+/** One line per lifecycle transition, stamped from the start of the run. */
+export function timelinePrinter(start: number, stream: NodeJS.WriteStream = process.stderr) {
+  return (entry: TimelineEntry): void => {
+    const secs = ((entry.at - start) / 1000).toFixed(1).padStart(6);
+    stream.write(`[${secs} s] ${entry.state}${entry.detail ? ` (${entry.detail})` : ''}\n`);
+  };
+}

@@ -1,0 +1,35 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Board } from '../boards/types.ts';
+import { bindQemuBoard } from '../drivers/qemu-board.ts';
+import { ConfigError } from '../errors.ts';
+import type { ExtraDrive } from '../qemu/args.ts';
+import { Dut, type DutOptions } from './dut.ts';
+
+export interface CreateDutOptions extends Omit<DutOptions, 'dir'> {
+  board: Board;
+  /** Parent directory for this DUT's files; default `.dutlab/duts`. */
+  root?: string;
+  extraDrives?: readonly ExtraDrive[];
+  keepDisk?: boolean;
+}
+
+/** A Dut for a board file: binds the drivers its kind names. */
+export async function createDut(options: CreateDutOptions): Promise<Dut> {
+  const { board } = options;
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  const dir = path.resolve(options.root ?? '.dutlab/duts', `${board.name}-${stamp}-${process.pid}`);
+  await mkdir(dir, { recursive: true });
+  if (board.kind !== 'qemu') {
+    throw new ConfigError(
+      board.source,
+      `kind "${board.kind}": physical boards are described by the schema, but their power, console and storage drivers are not built yet`,
+    );
+  }
+  const bound = bindQemuBoard(board, {
+    dir,
+    ...(options.extraDrives ? { extraDrives: options.extraDrives } : {}),
+    ...(options.keepDisk ? { keepDisk: true } : {}),
+  });
+  return new Dut(bound, { ...options, dir });
+}
