@@ -9,6 +9,7 @@ debs=(
   mmdebstrap uidmap e2fsprogs dosfstools mtools fdisk grub-efi-amd64-bin grub-common busybox-static  # the image builder
   socat                                       # pty plumbing for serial lines
   python3-junitparser                         # an independent JUnit reader for the report tests
+  openssh-server                              # a private loopback sshd for the SSH transport tests
 )
 missing=()
 for deb in "${debs[@]}"; do
