@@ -11,7 +11,7 @@ import { ConsoleBridge } from './console-bridge.ts';
 import { closeSerialLine, openSerialLine } from './serial-line.ts';
 
 export interface QemuBindingOptions {
-  /** Per-DUT directory: the disk and everything QEMU runs write. */
+  /** Per-DUT directory for the disk; QEMU runs go to the shared runs root, which the reaper scans. */
   dir: string;
   /** Read-only disks attached after the boot disk (vdb, vdc, ...). */
   extraDrives?: readonly ExtraDrive[];
@@ -39,7 +39,6 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
       dut: board.name,
       disk,
       paused: true,
-      runsRoot: path.join(options.dir, 'qemu'),
       ...(options.extraDrives ? { extraDrives: options.extraDrives } : {}),
     });
     line = await openSerialLine(instance.pty, 115200, board.name);

@@ -1,0 +1,80 @@
+/**
+ * The DUT lifecycle against the reference image in real QEMU (TCG here):
+ * boot to ready, commands with exit codes over the serial console, a reboot,
+ * a hard reset, a kernel panic recognised as one, and recovery.
+ */
+import test from 'ava';
+import { loadBoard } from '../boards/index.ts';
+import { DutError } from '../errors.ts';
+import { buildImages } from '../../images/build.ts';
+import { createDut } from './create.ts';
+import type { Dut } from './dut.ts';
+
+let dut: Dut;
+
+test.before(async () => {
+  const built = await buildImages();
+  const image = built.versions[0]?.image.path;
+  if (!image) throw new Error('no image built');
+  dut = await createDut({ board: await loadBoard('qemu-x86_64'), image, bootTimeoutMs: 6 * 60_000 });
+});
+
+test.after.always(async () => {
+  await dut?.close();
+});
+
+const bootId = async (): Promise<string> => (await dut.exec('cat /proc/sys/kernel/random/boot_id', { transport: 'serial' })).output.trim();
+
+test.serial('boots to ready through the lifecycle states, recording the timeline', async (t) => {
+  await dut.boot();
+  t.is(dut.state, 'ready');
+  const states = dut.entries().map((e) => e.state);
+  t.deepEqual(states, ['idle', 'preparing', 'powering-on', 'booting', 'ready']);
+  t.true((dut.timeline.firstOffset('ready') ?? 0) > 0);
+  t.regex(String(dut.board.describe()['accel']), /^(tcg|kvm)$/);
+});
+
+test.serial('20 commands over the serial console return their output and exit codes', async (t) => {
+  for (let i = 0; i < 20; i++) {
+    const code = (i * 37) % 256;
+    const result = await dut.exec(`echo "line $((${i} * 2))"; exit ${code}`, { transport: 'serial' });
+    t.is(result.exitCode, code);
+    t.is(result.output, `line ${i * 2}\n`);
+    t.is(result.transport, 'serial');
+  }
+  const engine = await dut.exec('timeout 150 sh -c "until balena-engine info >/dev/null 2>&1; do sleep 1; done"; echo $?', { transport: 'serial', timeoutMs: 160_000 });
+  t.is(engine.output.trim(), '0');
+});
+
+test.serial('reboot: the OS reboots, a new boot banner is seen and the shell is back', async (t) => {
+  const before = await bootId();
+  await dut.reboot();
+  t.is(dut.state, 'ready');
+  t.not(await bootId(), before);
+  t.deepEqual(
+    dut.entries().slice(-2).map((e) => e.state),
+    ['rebooting', 'ready'],
+  );
+});
+
+test.serial('hard reset through QMP: the board resets without asking the OS and comes back', async (t) => {
+  const before = await bootId();
+  await dut.hardReset();
+  t.is(dut.state, 'ready');
+  t.not(await bootId(), before);
+});
+
+test.serial('a kernel panic is recognised as a panic, latches broken, and recover() brings the DUT back', async (t) => {
+  const error = await t.throwsAsync(dut.exec('echo c > /proc/sysrq-trigger', { transport: 'serial', timeoutMs: 60_000 }), { instanceOf: DutError });
+  t.is(error?.kind, 'broken');
+  t.is(dut.cause?.kind, 'panic');
+  t.regex(dut.cause?.excerpt ?? '', /sysrq|Kernel panic/);
+  t.is(dut.state, 'broken');
+
+  const again = await t.throwsAsync(dut.exec('true', { transport: 'serial' }), { instanceOf: DutError });
+  t.is(again?.kind, 'broken', 'later requests fail fast with the first cause');
+
+  await dut.recover();
+  t.is(dut.state, 'ready');
+  t.is((await dut.exec('echo back', { transport: 'serial' })).output, 'back\n');
+});
