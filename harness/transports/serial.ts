@@ -15,7 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import type { Shell } from '../console/shell.ts';
-import { CommandError, DutError } from '../errors.ts';
+import { DutError, tail } from '../errors.ts';
 import {
   BASE64_LINE_BYTES,
   CHECKSUM_TOOLS,
@@ -204,12 +204,15 @@ export class SerialTransport implements Transport {
     return this.tools;
   }
 
-  /** Runs a transfer command within the deadline; its output, or a CommandError if it exits non-zero. */
+  /** Runs a transfer command within the deadline; its output, or a TransferError if it exits non-zero. */
   private async mustRun(command: string, label: string, step: string, deadline: number, remotePath: string): Promise<string> {
     const timeoutMs = deadline - Date.now();
     if (timeoutMs <= 0) throw new DutError('timeout', `transfer of ${remotePath}: out of time before ${label}`, { dut: this.dut, step });
     const result = await this.shell.run(command, { timeoutMs, step });
-    if (result.exitCode !== 0) throw new CommandError(label, result.exitCode, result.output, { dut: this.dut, step });
+    if (result.exitCode !== 0) {
+      const output = tail(result.output, 5);
+      throw new TransferError('remote', remotePath, `${label}: exited ${result.exitCode}${output ? `: ${output}` : ''}`, { dut: this.dut, step, excerpt: output });
+    }
     if (result.truncated) throw new TransferError('size', remotePath, `${label}: output too large for the shell's buffer`, { dut: this.dut, step });
     return result.output;
   }

@@ -111,6 +111,8 @@ export function dialOnce(options: DialOptions, timeoutMs: number): Promise<SshLi
       if (settled) return;
       settled = true;
       client.off('error', onError).off('close', onClose);
+      // Small request/answer packets: without this, Nagle and delayed ACKs add ~40 ms steps to every exec.
+      client.setNoDelay(true);
       const keepalive = `${options.keepaliveCountMax} × ${options.keepaliveIntervalMs} ms`;
       resolve(new SshLink(client, hostKey ?? { type: 'unknown', fingerprint: 'unknown', seenAt: new Date().toISOString() }, keepalive));
     };

@@ -9,10 +9,10 @@
  * that is how the tests drop a live connection.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isRunning, signalPid, waitUntilGone } from '../../proc/pids.ts';
+import { isRunning, signalPid } from '../../proc/pids.ts';
 import { spawnSupervised, type Supervised } from '../../proc/supervise.ts';
 import { freePort } from '../../qemu/ports.ts';
 
@@ -92,14 +92,25 @@ export class TestSshd {
     await listening;
   }
 
-  /** SIGKILLs sshd and every process it forked (sessions and their commands): live connections drop. */
+  /**
+   * SIGKILLs sshd and every process it forked: live connections drop, the way
+   * they do when a DUT vanishes. The per-connection sshds go first (the
+   * connection dies before a command's exit could be reported), each reaped
+   * by the listener, which is still alive, so no sshd zombie is left; then
+   * what they ran (orphans by now, init reaps them); the listener last.
+   */
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
-    const tree = [server.pid, ...descendants(server.pid)];
-    for (const pid of tree) signalPid(pid, 'SIGKILL');
+    const tree = descendants(server.pid);
+    const sessions = tree.filter((pid) => parentOf(pid) === server.pid);
+    for (const pid of sessions) {
+      signalPid(pid, 'SIGKILL');
+      await waitUntilReaped(pid, 1000);
+    }
+    for (const pid of tree) if (!sessions.includes(pid)) signalPid(pid, 'SIGKILL');
+    signalPid(server.pid, 'SIGKILL');
     await server.exited;
-    for (const pid of tree) await waitUntilGone(pid, 5000);
   }
 
   /** A new host key for the next start, as a root filesystem update brings. */
@@ -123,19 +134,29 @@ export class TestSshd {
   }
 }
 
-/** Pids whose parent chain leads to `root`, from /proc. */
+/** Polls until `pid` is not even a zombie any more, or `timeoutMs` passes. */
+async function waitUntilReaped(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+/** The parent pid, from /proc; undefined once the process is gone. */
+export function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Running pids whose parent chain leads to `root`, parents before children, from /proc. */
 export function descendants(root: number): number[] {
   const parents = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(pid, ppid);
-    } catch {
-      // gone meanwhile
-    }
+    const ppid = Number.isInteger(pid) ? parentOf(pid) : undefined;
+    if (ppid !== undefined) parents.set(pid, ppid);
   }
   const found: number[] = [];
   const wanted = new Set([root]);
@@ -151,19 +172,4 @@ export function descendants(root: number): number[] {
     }
   }
   return found.filter((pid) => isRunning(pid));
-}
-
-/** sshd processes running from a test directory (should be none once tests are done). */
-export function strayTestSshds(dir: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      if (statSync(`/proc/${pid}`).isDirectory() && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir) && isRunning(pid)) found.push(pid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
 }
