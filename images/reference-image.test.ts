@@ -28,8 +28,8 @@ test.serial('the reference image boots, runs containers, updates to the next ver
   const run = (command: string, timeoutMs = 120_000) => dut.exec(command, { transport: 'serial', timeoutMs });
   const sh = async (command: string, timeoutMs?: number): Promise<string> => {
     const result = await run(command, timeoutMs);
-    if (result.exitCode !== 0) throw new Error(`"${command}" exited ${result.exitCode}: ${result.output}`);
-    return result.output.trimEnd();
+    if (result.exitCode !== 0) throw new Error(`"${command}" exited ${result.exitCode}: ${result.stdout}`);
+    return result.stdout.trimEnd();
   };
 
   await dut.boot();
@@ -47,11 +47,11 @@ test.serial('the reference image boots, runs containers, updates to the next ver
   t.is(failing.exitCode, 7, 'a container exit code reaches the caller');
 
   const fingerprint = await run('cd / && md5sum --quiet -c /balenaos.fingerprint');
-  t.is(fingerprint.exitCode, 0, fingerprint.output);
+  t.is(fingerprint.exitCode, 0, fingerprint.stdout);
   await sh('echo tampered >> /usr/lib/balena/release');
   const tampered = await run('cd / && md5sum --quiet -c /balenaos.fingerprint');
   t.is(tampered.exitCode, 1, 'the fingerprint catches a changed OS file');
-  t.regex(tampered.output, /\/usr\/lib\/balena\/release: FAILED/);
+  t.regex(tampered.stdout, /\/usr\/lib\/balena\/release: FAILED/);
 
   await sh('hostapp-update -f /dev/vdb', 600_000);
   const env = await sh('grub-editenv /mnt/boot/grubenv list');

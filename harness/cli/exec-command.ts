@@ -22,7 +22,7 @@ export async function execCommand(argv: string[]): Promise<number> {
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ ...result, timeline: session.dut.entries() })}\n`);
     } else {
-      process.stdout.write(result.output);
+      process.stdout.write(result.stdout);
       process.stderr.write(result.stderr);
     }
     return result.exitCode;

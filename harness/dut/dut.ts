@@ -3,25 +3,16 @@ import { createActor, fromPromise, type Actor } from 'xstate';
 import { Console, login, Transcript, type Shell } from '../console/index.ts';
 import { BOOT_BANNERS } from '../console/watchers.ts';
 import { DutError } from '../errors.ts';
+import { generateRunKey, SerialTransport, SshTransport, type RunKey } from '../transports/index.ts';
+import type { ExecResult as TransportExecResult, GetOptions, PutOptions, Transport } from '../transports/types.ts';
 import type { BoundBoard } from './drivers.ts';
 import { lifecycle, type ExecRequest, type LifecycleEvent, type Reply } from './lifecycle.ts';
 import { Timeline, type TimelineEntry } from './timeline.ts';
 
-export interface ExecResult {
-  /** stdout, or stdout and stderr merged where the transport cannot tell them apart (serial). */
-  output: string;
-  stderr: string;
-  exitCode: number;
-  durationMs: number;
-  transport: 'serial' | 'ssh';
-}
+export type TransportKind = 'serial' | 'ssh';
 
-/** What the DUT needs besides its board: SSH comes from the transports module and is optional. */
-export interface SshProvider {
-  publicKey: string;
-  exec(endpoint: { host: string; port: number }, command: string, timeoutMs: number): Promise<Omit<ExecResult, 'transport'>>;
-  /** Drop the connection: after a reboot it is dead anyway. */
-  disconnect(): Promise<void>;
+export interface ExecResult extends TransportExecResult {
+  transport: TransportKind;
 }
 
 export interface DutOptions {
@@ -32,7 +23,9 @@ export interface DutOptions {
   /** Boots (first try included) before the DUT is declared broken. */
   maxBootAttempts?: number;
   commandTimeoutMs?: number;
-  ssh?: SshProvider;
+  /** Install a per-run key through config.json and use SSH where the board has a network. Default true. */
+  ssh?: boolean;
+  /** Merged into config.json before boot. */
   config?: Record<string, unknown>;
 }
 
@@ -48,6 +41,9 @@ export class Dut {
   private readonly actor: Actor<typeof lifecycle>;
   private console: Console | undefined;
   private shell: Shell | undefined;
+  private serial: SerialTransport | undefined;
+  private ssh: SshTransport | undefined;
+  private readonly runKey: RunKey | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed: Promise<void> | undefined;
 
@@ -57,6 +53,7 @@ export class Dut {
   ) {
     this.name = board.name;
     this.transcript = new Transcript({ logFile: path.join(options.dir, 'console.jsonl') });
+    this.runKey = options.ssh === false ? undefined : generateRunKey(`dutlab-${board.name}`);
     const bootTimeoutMs = options.bootTimeoutMs ?? 6 * 60_000;
     const machine = lifecycle.provide({
       actors: {
@@ -65,17 +62,18 @@ export class Dut {
         waitForShell: fromPromise(() => this.waitForShell(bootTimeoutMs, 'boot')),
         powerCycle: fromPromise(async () => {
           this.requireConsole().expectReboot();
+          await this.dropSsh();
           await board.power.reset();
         }),
-        exec: fromPromise<unknown, ExecRequest>(({ input }) => this.execNow(input)),
+        exec: fromPromise<unknown, ExecRequest>(async ({ input }) => input.run(await this.transportFor(input.transport))),
         reboot: fromPromise(() => this.rebootNow(bootTimeoutMs)),
         hardReset: fromPromise(async () => {
           this.requireConsole().expectReboot();
-          await this.options.ssh?.disconnect();
+          await this.dropSsh();
           await board.power.reset();
         }),
         powerOff: fromPromise(async () => {
-          await this.options.ssh?.disconnect();
+          await this.dropSsh();
           await board.power.off();
         }),
       },
@@ -104,10 +102,27 @@ export class Dut {
     await this.request((reply) => ({ type: 'BOOT', reply }));
   }
 
-  async exec(command: string, options: { transport?: 'serial' | 'ssh'; timeoutMs?: number } = {}): Promise<ExecResult> {
-    const transport = options.transport ?? (this.options.ssh && this.board.sshEndpoint() ? 'ssh' : 'serial');
-    const request: ExecRequest = { command, transport, timeoutMs: options.timeoutMs ?? this.options.commandTimeoutMs ?? 120_000 };
-    return (await this.request((reply) => ({ type: 'EXEC', request, reply }))) as ExecResult;
+  /** SSH where the board has a network and a key was installed, else the serial console. */
+  get defaultTransport(): TransportKind {
+    return this.runKey && this.board.sshEndpoint() ? 'ssh' : 'serial';
+  }
+
+  async exec(command: string, options: { transport?: TransportKind; timeoutMs?: number } = {}): Promise<ExecResult> {
+    const transport = options.transport ?? this.defaultTransport;
+    const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs ?? 120_000;
+    const result = await this.operate(transport, `exec ${command}`, (t) => t.exec(command, { timeoutMs, step: `${transport} exec` }));
+    return { ...(result as TransportExecResult), transport };
+  }
+
+  /** Copies a file to the DUT (verified), over SSH or, without a network, the serial line. */
+  async put(localPath: string, remotePath: string, options: PutOptions & { transport?: TransportKind } = {}): Promise<void> {
+    const transport = options.transport ?? this.defaultTransport;
+    await this.operate(transport, `put ${remotePath}`, (t) => t.put(localPath, remotePath, { step: `${transport} put`, ...options }));
+  }
+
+  async get(remotePath: string, localPath: string, options: GetOptions & { transport?: TransportKind } = {}): Promise<void> {
+    const transport = options.transport ?? this.defaultTransport;
+    await this.operate(transport, `get ${remotePath}`, (t) => t.get(remotePath, localPath, { step: `${transport} get`, ...options }));
   }
 
   /** Ask the OS to reboot; see the console go down and a new boot come up; log in again. */
@@ -175,16 +190,19 @@ export class Dut {
     this.closed ??= (async () => {
       this.actor.stop();
       this.timeline.enter('closed');
-      const steps: Promise<unknown>[] = [];
-      steps.push(this.options.ssh?.disconnect() ?? Promise.resolve());
-      steps.push(this.board.power.off());
-      await Promise.allSettled(steps);
+      await Promise.allSettled([this.dropSsh(), this.board.power.off()]);
       this.console?.close();
       await this.board.console.close().catch(() => undefined);
       await this.board.storage.release().catch(() => undefined);
       await this.transcript.close();
     })();
     return this.closed;
+  }
+
+  /** Runs one transport operation as the lifecycle's busy state. */
+  private operate(transport: TransportKind, describe: string, run: (t: Transport) => Promise<unknown>): Promise<unknown> {
+    const request: ExecRequest = { transport, describe, run };
+    return this.request((reply) => ({ type: 'EXEC', request, reply }));
   }
 
   private request(make: (reply: Reply) => LifecycleEvent): Promise<unknown> {
@@ -209,7 +227,7 @@ export class Dut {
 
   private async prepare(): Promise<void> {
     await this.board.storage.prepare(this.options.image, {
-      ...(this.options.ssh ? { sshPublicKey: this.options.ssh.publicKey } : {}),
+      ...(this.runKey ? { sshPublicKey: this.runKey.publicKey } : {}),
       ...(this.options.config ? { config: this.options.config } : {}),
     });
     const stream = await this.board.console.open();
@@ -218,26 +236,34 @@ export class Dut {
 
   private async waitForShell(timeoutMs: number, step: string): Promise<void> {
     this.shell = await this.board.whileAlive(login(this.requireConsole(), { timeoutMs, step }));
+    this.serial = new SerialTransport({ shell: this.shell, dut: this.name, note: (text) => this.transcript.info(text) });
   }
 
-  private async execNow(request: ExecRequest): Promise<ExecResult> {
-    if (request.transport === 'ssh') {
-      const endpoint = this.board.sshEndpoint();
-      if (!this.options.ssh || !endpoint) {
-        throw new DutError('config', 'SSH is not available on this board', { dut: this.name, step: 'ssh exec' });
-      }
-      const result = await this.board.whileAlive(this.options.ssh.exec(endpoint, request.command, request.timeoutMs));
-      return { ...result, transport: 'ssh' };
+  private async transportFor(kind: TransportKind): Promise<Transport> {
+    if (kind === 'serial') {
+      if (!this.serial) throw new DutError('console-lost', 'no shell on the console', { dut: this.name, step: 'serial' });
+      return this.serial;
     }
-    if (!this.shell) throw new DutError('console-lost', 'no shell on the console', { dut: this.name, step: 'serial exec' });
-    const result = await this.board.whileAlive(this.shell.run(request.command, { timeoutMs: request.timeoutMs, step: 'serial exec' }));
-    return { output: result.output, stderr: '', exitCode: result.exitCode, durationMs: result.durationMs, transport: 'serial' };
+    const endpoint = this.board.sshEndpoint();
+    if (!this.runKey || !endpoint) throw new DutError('config', 'SSH is not available on this board', { dut: this.name, step: 'ssh' });
+    // Dialled on first use after each boot, with a deadline: sshd starts after the serial login.
+    this.ssh ??= await this.board.whileAlive(
+      SshTransport.connect({ ...endpoint, privateKey: this.runKey.privateKey, dut: this.name, note: (text) => this.transcript.info(text) }),
+    );
+    return this.ssh;
+  }
+
+  /** After a reboot the connection is dead anyway; the next SSH request dials again. */
+  private async dropSsh(): Promise<void> {
+    const ssh = this.ssh;
+    this.ssh = undefined;
+    await ssh?.close().catch(() => undefined);
   }
 
   private async rebootNow(bootTimeoutMs: number): Promise<void> {
     const console = this.requireConsole();
     console.expectReboot();
-    await this.options.ssh?.disconnect();
+    await this.dropSsh();
     // Not through the shell: the command never completes, the console goes down.
     await console.send('reboot\n');
     await this.board.whileAlive(console.expect(BOOT_BANNERS, { timeoutMs: 120_000, step: 'reboot: wait for boot banner', reset: 'allow' }));

@@ -26,7 +26,7 @@ function start(fakes: Fakes, maxBootAttempts = 2) {
       hardReset: actor('hardReset'),
       powerOff: actor('powerOff'),
       exec: fromPromise<unknown, ExecRequest>(async ({ input }) => {
-        calls.push(`exec ${input.command}`);
+        calls.push(`exec ${input.describe}`);
         return (fakes.exec ?? (async () => 'ok'))(input);
       }),
     },
@@ -40,7 +40,7 @@ function start(fakes: Fakes, maxBootAttempts = 2) {
   const send = (make: (reply: Reply) => LifecycleEvent) =>
     new Promise<unknown>((resolve, reject) => running.send(make({ resolve, reject })));
   const exec = (command: string, transport: 'serial' | 'ssh' = 'serial') =>
-    send((reply) => ({ type: 'EXEC', request: { command, transport, timeoutMs: 1000 }, reply }));
+    send((reply) => ({ type: 'EXEC', request: { describe: command, transport, run: async () => undefined }, reply }));
   return { running, calls, states, send, exec };
 }
 

@@ -1,5 +1,6 @@
 import { assign, fromPromise, setup } from 'xstate';
 import { DutError } from '../errors.ts';
+import type { Transport } from '../transports/types.ts';
 
 /**
  * The DUT lifecycle as one xstate machine, to be read top to bottom. The
@@ -18,10 +19,11 @@ export interface Reply {
   reject(error: unknown): void;
 }
 
+/** One operation (exec, put, get) to run on a transport while the DUT is busy. */
 export interface ExecRequest {
-  command: string;
   transport: 'serial' | 'ssh';
-  timeoutMs: number;
+  describe: string;
+  run(transport: Transport): Promise<unknown>;
 }
 
 export type LifecycleEvent =
@@ -49,7 +51,9 @@ export interface LifecycleInput {
 }
 
 /** Failures that say the device, not the command, is in trouble. */
-const DEVICE_FAILURES = new Set(['panic', 'reset', 'console-lost', 'process']);
+const DEVICE_FAILURES = new Set(['panic', 'reset', 'process']);
+/** ... and on the serial console also these: the shell is in an unknown state after them. */
+const SERIAL_FAILURES = new Set(['timeout', 'console-lost']);
 
 function asDutError(error: unknown, dut: string, step: string): DutError {
   if (error instanceof DutError) return error;
@@ -82,11 +86,10 @@ export const lifecycle = setup({
   },
   guards: {
     canRetryBoot: ({ context }) => context.bootAttempts < context.maxBootAttempts,
-    isDeviceFailure: ({ event }) => {
+    isDeviceFailure: ({ context, event }) => {
       const error = (event as { error?: unknown }).error;
       if (!(error instanceof DutError)) return false;
-      // A command that timed out on the serial console leaves the shell in an unknown state.
-      return DEVICE_FAILURES.has(error.kind) || (error.kind === 'timeout' && error.step?.startsWith('serial') === true);
+      return DEVICE_FAILURES.has(error.kind) || (context.request?.transport === 'serial' && SERIAL_FAILURES.has(error.kind));
     },
   },
   actions: {
