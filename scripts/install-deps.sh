@@ -9,6 +9,7 @@ debs=(
   mmdebstrap uidmap e2fsprogs dosfstools mtools fdisk grub-efi-amd64-bin grub-common busybox-static  # the image builder
   socat                                       # pty plumbing for serial lines
   python3-junitparser                         # an independent JUnit reader for the report tests
+  libxml2-utils                               # xmllint: validates junit.xml against the strict Ant schema in the report tests
   openssh-server                              # a private loopback sshd for the SSH transport tests
 )
 missing=()

@@ -1,0 +1,7 @@
+export type * from './events.ts';
+export { Reporter, REPORT_FILES, type ReporterOptions } from './reporter.ts';
+export { TapWriter, type TapSink } from './tap-writer.ts';
+export { readTap, type TapRun, type TapSuite, type TapCase, type CaseStatus } from './tap-read.ts';
+export { tapToJUnit, runToJUnit, outputKey, type JUnitOptions, type TestOutput } from './junit.ts';
+export { buildSummary, countResults, type RunSummary, type SuiteSummary, type TestSummary, type Counts } from './summary.ts';
+export { exitCodeFor, EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, type ExitCode, type Outcome } from './exit-code.ts';
