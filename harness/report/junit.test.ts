@@ -1,20 +1,22 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { outputKey, tapToJUnit } from './junit.ts';
 import { Reporter } from './reporter.ts';
 import type { RunSummary } from './summary.ts';
 import { TapWriter } from './tap-writer.ts';
-import { feedAll, haveXsd, junitXsd, run, runEnd, sink, SERIAL, xmllint, xpathString } from './testing/fixtures.ts';
+import { feedAll, haveXsd, junitXsd, run, runEnd, sink, SERIAL, tempDirs, xmllint, xpathString } from './testing/fixtures.ts';
+
+const temp = tempDirs('dutlab-junit-');
+test.after.always(() => temp.cleanup());
 
 const noXsd = `skipped: the strict Ant schema ${junitXsd} is absent (it is shared beside the repo, not part of it)`;
 const withSchema = haveXsd ? test : test.skip;
 const schemaTitle = (title: string) => (haveXsd ? title : `${title} (${noXsd})`);
 
 function fixtureReports(): { dir: string; junit: string; summary: RunSummary } {
-  const dir = mkdtempSync(join(tmpdir(), 'dutlab-junit-'));
+  const dir = temp.make();
   const reporter = new Reporter({ reportsDir: dir, out: sink(), hostname: 'lab-host' });
   feedAll(reporter);
   reporter.end(runEnd);
@@ -121,7 +123,7 @@ test('hostile text in names, messages and diagnostics is valid XML too', (t) => 
   w.test({ suite: 's', title: 'skip', status: 'skip', durationMs: 1, startedAt: 0, skipReason: nasty });
   w.suiteEnd('s', 2);
   w.finish();
-  const dir = mkdtempSync(join(tmpdir(), 'dutlab-junit-'));
+  const dir = temp.make();
   const file = join(dir, 'junit.xml');
   writeFileSync(file, tapToJUnit(chunks.join(''), { hostname: `h\x1bost`, outputs: new Map([[outputKey(0, 1), { serialExcerpt: nasty }]]) }));
   const result = xmllint(file, haveXsd ? junitXsd : undefined);

@@ -1,15 +1,17 @@
 import test from 'ava';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Parser, type FinalResults } from 'tap-parser';
 import type { TestResult } from './events.ts';
 import { Reporter } from './reporter.ts';
 import type { RunSummary } from './summary.ts';
-import { basics, engine, feedAll, haveXsd, junitXsd, results, run, runEnd, sink, T0, xmllint, xpathString } from './testing/fixtures.ts';
+import { basics, engine, feedAll, haveXsd, junitXsd, results, run, runEnd, sink, T0, tempDirs, xmllint, xpathString } from './testing/fixtures.ts';
+
+const temp = tempDirs('dutlab-report-');
+test.after.always(() => temp.cleanup());
 
 function reportsDir(): string {
-  return mkdtempSync(join(tmpdir(), 'dutlab-report-'));
+  return temp.make();
 }
 
 function readSummary(dir: string): RunSummary {

@@ -1,7 +1,8 @@
 /** A run with every outcome across two suites, and helpers to drive a Reporter with it. */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunEnd, RunInfo, SuiteStart, TestResult } from '../events.ts';
 import type { Reporter } from '../reporter.ts';
@@ -119,4 +120,13 @@ export function xmllint(file: string, schema?: string): Validation {
 /** The string value of an XPath expression, as libxml2 parses the file (without the newline xmllint adds). */
 export function xpathString(file: string, xpath: string): string {
   return execFileSync('xmllint', ['--xpath', `string(${xpath})`, file], { encoding: 'utf8' }).replace(/\n$/, '');
+}
+
+/** Fresh directories under one temporary root, removed by `cleanup()` (call it from test.after.always). */
+export function tempDirs(prefix: string): { make(): string; cleanup(): void } {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    make: () => mkdtempSync(join(root, 'r-')),
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
