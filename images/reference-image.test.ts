@@ -18,11 +18,7 @@ test.serial('the reference image boots, runs containers, updates to the next ver
   const dut = await createDut({
     board: await loadBoard('qemu-x86_64'),
     image: current.image.path,
-    // vdb: the next version's hostapp, vdc: the busybox container image.
-    extraDrives: [
-      { path: next.hostapp.path, format: 'raw' },
-      { path: built.busybox.path, format: 'raw' },
-    ],
+    media: [next.hostapp.path, built.busybox.path],
   });
   t.teardown(() => dut.close());
   const run = (command: string, timeoutMs = 120_000) => dut.exec(command, { transport: 'serial', timeoutMs });
@@ -33,6 +29,7 @@ test.serial('the reference image boots, runs containers, updates to the next ver
   };
 
   await dut.boot();
+  const media = (file: string): string => dut.board.mediaPath(file) ?? '';
   t.regex(await sh('cat /proc/cmdline'), /root=LABEL=resin-rootA\b/);
   t.is(await sh('readlink -f /dev/disk/by-state/active'), await sh('readlink -f /dev/disk/by-label/resin-rootA'));
   t.is(await sh('readlink -f /dev/disk/by-state/inactive'), await sh('readlink -f /dev/disk/by-label/resin-rootB'));
@@ -41,7 +38,7 @@ test.serial('the reference image boots, runs containers, updates to the next ver
   await sh('timeout 150 sh -c "until balena-engine info >/dev/null 2>&1; do sleep 1; done"', 160_000);
   t.regex(await sh('balena-engine info --format "{{.DockerRootDir}} {{.Driver}}"'), /^\/mnt\/data\/docker overlay2$/);
   t.regex(await sh('ls -l /run/balena-engine.sock /run/balena.sock'), /balena\.sock -> \/run\/balena-engine\.sock/);
-  await sh('balena-engine load -q -i /dev/vdc');
+  await sh(`balena-engine load -q -i ${media(built.busybox.path)}`);
   t.is(await sh('balena-engine run --rm dutlab/busybox echo hello from busybox'), 'hello from busybox');
   const failing = await run('balena-engine run --rm dutlab/busybox sh -c "exit 7"');
   t.is(failing.exitCode, 7, 'a container exit code reaches the caller');
@@ -53,7 +50,7 @@ test.serial('the reference image boots, runs containers, updates to the next ver
   t.is(tampered.exitCode, 1, 'the fingerprint catches a changed OS file');
   t.regex(tampered.stdout, /\/usr\/lib\/balena\/release: FAILED/);
 
-  await sh('hostapp-update -f /dev/vdb', 600_000);
+  await sh(`hostapp-update -f ${media(next.hostapp.path)}`, 600_000);
   const env = await sh('grub-editenv /mnt/boot/grubenv list');
   t.regex(env, /^resin_root_part=B$/m);
   t.regex(env, /^upgrade_available=1$/m);

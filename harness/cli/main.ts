@@ -1,6 +1,7 @@
 import { bootCommand } from './boot-command.ts';
 import { execCommand } from './exec-command.ts';
 import { imageCommand } from './image-command.ts';
+import { runCommand } from './run-command.ts';
 
 /**
  * dutlab's entry point: dispatches to one module per command. Exit codes:
@@ -10,11 +11,16 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   image: imageCommand,
   boot: bootCommand,
   exec: execCommand,
+  run: runCommand,
 };
 
 const usage = `usage: dutlab <command> [options]
 
 commands:
+  run [--board B] [--image IMG] [--suite os,hup] [--reports DIR] [--grep RE] [--bail] [--config run.yaml]
+      [--next-hostapp TAR] [--current-hostapp TAR]
+                 boot the image, run the suites, write TAP (stdout), JUnit, summary.json and
+                 the serial log under DIR/<run>/ (DIR/latest points at it)
   image build [--version V] [--next V2] [--out DIR] [--force] [--json]
                  build the reference OS image(s), hostapp(s) and the busybox container image
   boot [--board B] [--image IMG] [--console] [--json]

@@ -99,3 +99,17 @@ test('unread text is bounded while nobody waits', async (t) => {
   const seen = await console.expect(['END'], { timeoutMs: 1000 });
   t.is(seen.before.length, 997);
 });
+
+test('tolerated kernel traces are noted, not raised; once switched off they raise again', async (t) => {
+  const { dut, console } = setup();
+  console.tolerateTraces(true);
+  const waiting = console.expect(['login: '], { timeoutMs: 5000 });
+  dut.say('[    1.0] Kernel panic - not syncing: No working init found.\r\n[    1.1] ---[ end Kernel panic - not syncing: No working init found. ]---\r\nlogin: ');
+  await waiting;
+  t.regex(textOf(console.transcript.entries, ['info']), /expected .*Kernel panic/);
+  console.tolerateTraces(false);
+  const failing = console.expect(['never'], { timeoutMs: 5000 });
+  dut.say('[    2.0] Kernel panic - not syncing: again\r\n[    2.1] ---[ end Kernel panic - not syncing: again ]---\r\n');
+  const error = await t.throwsAsync(failing, { instanceOf: DutError });
+  t.is(error?.kind, 'panic');
+});

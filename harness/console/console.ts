@@ -85,6 +85,7 @@ export class Console {
   private readonly maxBufferChars: number;
   private readonly maxMatchChars: number;
   private rebootExpected: boolean;
+  private tracesTolerated = false;
   private buffer = '';
   private recent = '';
   private lastDataAt = Date.now();
@@ -148,6 +149,15 @@ export class Console {
   expectReboot(): void {
     this.rebootExpected = true;
     this.note('reboot expected: boot banners allowed');
+  }
+
+  /**
+   * Kernel traces are part of what is expected (a test breaks a boot on
+   * purpose): they are noted in the transcript, not raised, until switched off.
+   */
+  tolerateTraces(on: boolean): void {
+    this.tracesTolerated = on;
+    this.note(on ? 'kernel traces expected: noted, not raised' : 'kernel traces raise errors again');
   }
 
   /** The DUT is up: a boot banner from now on means it reset. */
@@ -224,6 +234,10 @@ export class Console {
       step: wait?.options.step,
       excerpt: detection.excerpt,
     });
+    if (detection.kind === 'panic' && this.tracesTolerated) {
+      this.note(`expected ${detection.message}`);
+      return;
+    }
     if (detection.kind === 'reset') {
       const mode = this.rebootExpected ? 'allow' : (wait?.options.reset ?? 'fail');
       if (mode === 'allow') {

@@ -4,7 +4,6 @@ import type { SerialPort } from 'serialport';
 import type { QemuBoard } from '../boards/types.ts';
 import type { BootSettings, BoundBoard, NetworkEndpoint, PowerState } from '../dut/drivers.ts';
 import { launchBoard, type QemuInstance } from '../qemu/index.ts';
-import type { ExtraDrive } from '../qemu/args.ts';
 import { createOverlay } from '../qemu/disks.ts';
 import { editConfigJson } from '../storage/boot-files.ts';
 import { ConsoleBridge } from './console-bridge.ts';
@@ -13,8 +12,8 @@ import { closeSerialLine, openSerialLine } from './serial-line.ts';
 export interface QemuBindingOptions {
   /** Per-DUT directory for the disk; QEMU runs go to the shared runs root, which the reaper scans. */
   dir: string;
-  /** Read-only disks attached after the boot disk (vdb, vdc, ...). */
-  extraDrives?: readonly ExtraDrive[];
+  /** Files attached read-only as extra disks, found on the DUT by serial number (see mediaPath). */
+  media?: readonly string[];
   /** Keep the disk after the run (to inspect a failure). */
   keepDisk?: boolean;
 }
@@ -39,7 +38,7 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
       dut: board.name,
       disk,
       paused: true,
-      ...(options.extraDrives ? { extraDrives: options.extraDrives } : {}),
+      extraDrives: (options.media ?? []).map((file, i) => ({ path: file, format: 'raw' as const, serial: mediaSerial(i) })),
     });
     line = await openSerialLine(instance.pty, 115200, board.name);
     bridge.attach(line);
@@ -64,6 +63,12 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
       async reset() {
         if (instance) await instance.qmp.reset();
         else await launch();
+      },
+      // A new QEMU process on the same disk: a guest wedged so that even
+      // system_reset brings no firmware back (seen under TCG) comes back.
+      async cycle() {
+        await shutdown();
+        await launch();
       },
       state(): PowerState {
         return instance ? 'on' : 'off';
@@ -91,6 +96,11 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     sshEndpoint(): NetworkEndpoint | undefined {
       return instance?.sshPort === undefined ? undefined : { host: '127.0.0.1', port: instance.sshPort };
     },
+    mediaPath(hostPath: string): string | undefined {
+      const index = (options.media ?? []).indexOf(hostPath);
+      if (index < 0) return undefined;
+      return board.qemu.diskBus === 'virtio' ? `/dev/disk/by-id/virtio-${mediaSerial(index)}` : undefined;
+    },
     describe() {
       return {
         kind: 'qemu',
@@ -104,6 +114,11 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
       return instance ? instance.whileRunning(work) : work;
     },
   };
+}
+
+/** Short: virtio-blk serials are cut at 20 bytes. */
+function mediaSerial(index: number): string {
+  return `dutlab-media${index}`;
 }
 
 /** config.json with this run's SSH key added to os.sshKeys and any settings merged. */

@@ -3,14 +3,14 @@ import path from 'node:path';
 import type { Board } from '../boards/types.ts';
 import { bindQemuBoard } from '../drivers/qemu-board.ts';
 import { ConfigError } from '../errors.ts';
-import type { ExtraDrive } from '../qemu/args.ts';
 import { Dut, type DutOptions } from './dut.ts';
 
 export interface CreateDutOptions extends Omit<DutOptions, 'dir'> {
   board: Board;
   /** Parent directory for this DUT's files; default `.dutlab/duts`. */
   root?: string;
-  extraDrives?: readonly ExtraDrive[];
+  /** Host files the board carries as read-only media for the DUT (hostapps, container images). */
+  media?: readonly string[];
   keepDisk?: boolean;
 }
 
@@ -28,7 +28,7 @@ export async function createDut(options: CreateDutOptions): Promise<Dut> {
   }
   const bound = bindQemuBoard(board, {
     dir,
-    ...(options.extraDrives ? { extraDrives: options.extraDrives } : {}),
+    ...(options.media ? { media: options.media } : {}),
     ...(options.keepDisk ? { keepDisk: true } : {}),
   });
   return new Dut(bound, { ...options, dir });

@@ -11,8 +11,10 @@ export type PowerState = 'on' | 'off' | 'unknown';
 export interface PowerDriver {
   on(): Promise<void>;
   off(): Promise<void>;
-  /** Cut and restore power (or press reset): the OS gets no say. */
+  /** Press reset: the OS gets no say, the board keeps power. */
   reset(): Promise<void>;
+  /** Power off, then on: what recovers a board that even reset does not. */
+  cycle(): Promise<void>;
   state(): PowerState;
 }
 
@@ -54,6 +56,12 @@ export interface BoundBoard {
   storage: StorageDriver;
   /** Where the DUT's sshd (port 22222) is reachable from here, once powered on. */
   sshEndpoint(): NetworkEndpoint | undefined;
+  /**
+   * Where a file the board carries as read-only media (a QEMU extra disk, a
+   * USB stick on a farm) appears on the DUT, or undefined when it does not
+   * carry it: then it has to be copied over a transport.
+   */
+  mediaPath(hostPath: string): string | undefined;
   /** What a report should say about the board (accelerator, run dir, ...). */
   describe(): Record<string, unknown>;
   /**

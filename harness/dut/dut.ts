@@ -15,6 +15,23 @@ export interface ExecResult extends TransportExecResult {
   transport: TransportKind;
 }
 
+const KERNEL_BANNER = /Linux version \d+\.\d+/;
+
+export interface RebootOptions {
+  /** Send `reboot` (default), or only wait for the DUT to reboot by itself. */
+  initiate?: boolean;
+  /** Kernel panics on the way are expected: note them, do not fail. */
+  tolerateTraces?: boolean;
+  /** How long until each new boot banner shows. Default 2 minutes. */
+  bannerTimeoutMs?: number;
+  /**
+   * Kernel boots to see before logging in (default 1): a rollback boots the
+   * new OS, which reboots by itself into the old one (2); a fallback through
+   * the bootloader may take 3. Logging in between would race the reboot.
+   */
+  kernelBoots?: number;
+}
+
 export interface DutOptions {
   image: string;
   /** Directory for the transcript and other per-DUT files. */
@@ -44,6 +61,7 @@ export class Dut {
   private serial: SerialTransport | undefined;
   private ssh: SshTransport | undefined;
   private readonly runKey: RunKey | undefined;
+  private rebootOptions: RebootOptions = {};
   private queue: Promise<unknown> = Promise.resolve();
   private closed: Promise<void> | undefined;
 
@@ -63,7 +81,7 @@ export class Dut {
         powerCycle: fromPromise(async () => {
           this.requireConsole().expectReboot();
           await this.dropSsh();
-          await board.power.reset();
+          await board.power.cycle();
         }),
         exec: fromPromise<unknown, ExecRequest>(async ({ input }) => input.run(await this.transportFor(input.transport))),
         reboot: fromPromise(() => this.rebootNow(bootTimeoutMs)),
@@ -125,9 +143,17 @@ export class Dut {
     await this.operate(transport, `get ${remotePath}`, (t) => t.get(remotePath, localPath, { step: `${transport} get`, ...options }));
   }
 
-  /** Ask the OS to reboot; see the console go down and a new boot come up; log in again. */
-  async reboot(): Promise<void> {
-    await this.request((reply) => ({ type: 'REBOOT', reply }));
+  /**
+   * Ask the OS to reboot; see the console go down and a new boot come up; log
+   * in again. `initiate: false` waits for a reboot the DUT does by itself (a
+   * rollback); `tolerateTraces` lets a boot on the way panic on purpose (a
+   * broken update the bootloader must fall back from).
+   */
+  async reboot(options: RebootOptions = {}): Promise<void> {
+    await this.request((reply) => {
+      this.rebootOptions = options;
+      return { type: 'REBOOT', reply };
+    });
   }
 
   /** Reset without asking the OS (QMP system_reset, a relay cycle); log in again. */
@@ -261,13 +287,25 @@ export class Dut {
   }
 
   private async rebootNow(bootTimeoutMs: number): Promise<void> {
+    const { initiate = true, tolerateTraces = false, bannerTimeoutMs = 120_000, kernelBoots = 1 } = this.rebootOptions;
+    this.rebootOptions = {};
     const console = this.requireConsole();
     console.expectReboot();
+    if (tolerateTraces) console.tolerateTraces(true);
     await this.dropSsh();
-    // Not through the shell: the command never completes, the console goes down.
-    await console.send('reboot\n');
-    await this.board.whileAlive(console.expect(BOOT_BANNERS, { timeoutMs: 120_000, step: 'reboot: wait for boot banner', reset: 'allow' }));
-    console.note('reboot: new boot banner seen');
-    await this.waitForShell(bootTimeoutMs, 'reboot');
+    try {
+      // Not through the shell: the command never completes, the console goes down.
+      if (initiate) await console.send('reboot\n');
+      await this.board.whileAlive(console.expect(BOOT_BANNERS, { timeoutMs: bannerTimeoutMs, step: 'reboot: wait for boot banner', reset: 'allow' }));
+      console.note('reboot: new boot banner seen');
+      // Counting kernels: the first boot's own, then one per further boot.
+      for (let boot = kernelBoots > 1 ? 1 : 2; boot <= kernelBoots; boot++) {
+        await this.board.whileAlive(console.expect([KERNEL_BANNER], { timeoutMs: bannerTimeoutMs, step: `reboot: wait for kernel boot ${boot}`, reset: 'allow' }));
+        console.note(`reboot: kernel boot ${boot} of ${kernelBoots} seen`);
+      }
+      await this.waitForShell(bootTimeoutMs, 'reboot');
+    } finally {
+      if (tolerateTraces) console.tolerateTraces(false);
+    }
   }
 }

@@ -33,6 +33,21 @@ const HANDLED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 let signalsInstalled = false;
 let exitInstalled = false;
 let shuttingDown = false;
+let lastSignal: NodeJS.Signals | undefined;
+
+/** The signal that started the shutdown, for graceful steps that report it. */
+export function shutdownSignal(): NodeJS.Signals | undefined {
+  return lastSignal;
+}
+
+let signalExitCode: number | undefined;
+/**
+ * The exit code after a signal-driven teardown; default 128+signo as a shell
+ * reports it. `dutlab run` sets 2: an interrupted run is an infrastructure error.
+ */
+export function setSignalExitCode(code: number | undefined): void {
+  signalExitCode = code;
+}
 
 /** How long signal-driven graceful teardown may take before `immediate` runs. */
 export let gracefulBudgetMs = 5_000;
@@ -87,11 +102,12 @@ function onSignal(signal: NodeJS.Signals): void {
   if (shuttingDown) {
     // Second Ctrl-C: the user is impatient; skip the graceful part.
     runImmediate([...entries]);
-    process.exit(128 + (constants.signals[signal] ?? 1));
+    process.exit(signalExitCode ?? 128 + (constants.signals[signal] ?? 1));
   }
   shuttingDown = true;
+  lastSignal = signal;
   void runCleanups().finally(() => {
-    process.exit(128 + (constants.signals[signal] ?? 1));
+    process.exit(signalExitCode ?? 128 + (constants.signals[signal] ?? 1));
   });
 }
 

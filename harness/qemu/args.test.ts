@@ -138,3 +138,8 @@ test('name and extra args', (t) => {
   t.deepEqual(values(args, '-name'), ['dutlab-x']);
   t.deepEqual(args.slice(-2), ['-rtc', 'base=utc']);
 });
+
+test('an extra drive with a serial number carries it, so the guest finds it by id', (t) => {
+  const args = buildQemuArgs(input({}, { extraDrives: [{ path: '/x/hostapp.tar', format: 'raw', serial: 'dutlab-next' }] })).join(' ');
+  t.regex(args, /virtio-blk-pci,drive=extra0,serial=dutlab-next/);
+});

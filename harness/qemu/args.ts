@@ -10,6 +10,8 @@ export interface ExtraDrive {
   format: 'raw' | 'qcow2';
   /** Default virtio. Always attached read-only. */
   bus?: DiskBus;
+  /** Disk serial number: the guest finds the disk as /dev/disk/by-id/virtio-<serial> (ata-QEMU_HARDDISK_<serial> on sata). */
+  serial?: string;
 }
 
 export interface QemuArgsInput {
@@ -40,8 +42,8 @@ export function escapeOpt(value: string): string {
   return value.replace(/,/g, ',,');
 }
 
-function driveDevice(bus: DiskBus, driveId: string, index: number, bootindex?: number): string[] {
-  const boot = bootindex === undefined ? '' : `,bootindex=${bootindex}`;
+function driveDevice(bus: DiskBus, driveId: string, index: number, bootindex?: number, serial?: string): string[] {
+  const boot = `${bootindex === undefined ? '' : `,bootindex=${bootindex}`}${serial ? `,serial=${escapeOpt(serial)}` : ''}`;
   switch (bus) {
     case 'virtio':
       return ['-device', `virtio-blk-pci,drive=${driveId}${boot}`];
@@ -97,7 +99,7 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
     const id = `extra${i}`;
     const bus = drive.bus ?? 'virtio';
     args.push('-drive', `file=${escapeOpt(drive.path)},format=${drive.format},if=none,id=${id},readonly=on`);
-    args.push(...driveDevice(bus, id, sataIndex));
+    args.push(...driveDevice(bus, id, sataIndex, undefined, drive.serial));
     if (bus === 'sata') sataIndex++;
   });
 

@@ -153,8 +153,9 @@ export function runOnLink(link: SshLink, command: string, run: ChannelRun): Prom
           return;
         }
         if (timedOut || settled) {
-          // Timed out while the channel opened: the reaper looks for the command; close what we got.
+          // Timed out while the channel opened: the command may have started after the reaper looked.
           opened.close();
+          void reap(link, token, run).catch(() => undefined);
           return;
         }
         channel = opened;

@@ -9,10 +9,10 @@
  * that is how the tests drop a live connection.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isRunning, signalPid } from '../../proc/pids.ts';
+import { isRunning, signalPid, waitUntilGone } from '../../proc/pids.ts';
 import { spawnSupervised, type Supervised } from '../../proc/supervise.ts';
 import { freePort } from '../../qemu/ports.ts';
 
@@ -94,23 +94,23 @@ export class TestSshd {
 
   /**
    * SIGKILLs sshd and every process it forked: live connections drop, the way
-   * they do when a DUT vanishes. The per-connection sshds go first (the
-   * connection dies before a command's exit could be reported), each reaped
-   * by the listener, which is still alive, so no sshd zombie is left; then
-   * what they ran (orphans by now, init reaps them); the listener last.
+   * they do when a DUT vanishes. The listener is stopped first, so no
+   * connection is accepted (and no session forked) while the tree is killed:
+   * a client redialling at once must find nobody. The per-connection sshds go
+   * before what they run, so the connection dies before a command's exit
+   * could be reported. Their zombies pass to init with the listener.
    */
   async stop(): Promise<void> {
     const server = this.server;
-    if (!server) return;
+    if (!server || server.exitInfo()) return;
+    signalPid(server.pid, 'SIGSTOP');
     const tree = descendants(server.pid);
     const sessions = tree.filter((pid) => parentOf(pid) === server.pid);
-    for (const pid of sessions) {
-      signalPid(pid, 'SIGKILL');
-      await waitUntilReaped(pid, 1000);
-    }
+    for (const pid of sessions) signalPid(pid, 'SIGKILL');
     for (const pid of tree) if (!sessions.includes(pid)) signalPid(pid, 'SIGKILL');
     signalPid(server.pid, 'SIGKILL');
     await server.exited;
+    for (const pid of tree) await waitUntilGone(pid, 2000);
   }
 
   /** A new host key for the next start, as a root filesystem update brings. */
@@ -132,12 +132,6 @@ export class TestSshd {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/** Polls until `pid` is not even a zombie any more, or `timeoutMs` passes. */
-async function waitUntilReaped(pid: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /** The parent pid, from /proc; undefined once the process is gone. */

@@ -1,0 +1,36 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { textOf } from '../console/transcript.ts';
+import type { Dut } from '../dut/dut.ts';
+
+/** The serial transcript of a time span, as the target printed it (with our input and notes marked). */
+export function serialSlice(dut: Dut, fromMs: number, toMs: number): string {
+  return textOf(dut.transcript.slice(fromMs, toMs), ['target']);
+}
+
+/** What a failed test leaves behind when the DUT still answers: its logs and the engine's containers. */
+const FAILURE_COMMANDS: [string, string][] = [
+  ['journal.txt', 'journalctl -b --no-pager -n 2000'],
+  ['dmesg.txt', 'dmesg'],
+  ['engine-ps.txt', 'balena-engine ps -a'],
+];
+
+/**
+ * Collects the failure artifacts, each with a short bound: a DUT that does
+ * not answer must not hold the run up. Returns the files written.
+ */
+export async function collectFailureArtifacts(dut: Dut, dir: string): Promise<string[]> {
+  const written: string[] = [];
+  if (dut.state !== 'ready') return written;
+  for (const [name, command] of FAILURE_COMMANDS) {
+    try {
+      const result = await dut.exec(command, { timeoutMs: 30_000 });
+      const file = path.join(dir, name);
+      await writeFile(file, `$ ${command}\n# exit ${result.exitCode}\n${result.stdout}${result.stderr}`);
+      written.push(file);
+    } catch {
+      break; // the DUT stopped answering: what we have is what there is
+    }
+  }
+  return written;
+}

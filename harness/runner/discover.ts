@@ -1,0 +1,48 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigError } from '../errors.ts';
+import type { SuiteDefinition, TestDefinition } from './types.ts';
+
+export interface LoadedSuite {
+  name: string;
+  definition: SuiteDefinition;
+  tests: TestDefinition[];
+}
+
+export const SUITES_DIR = path.resolve(import.meta.dirname, '../../suites');
+
+/**
+ * Loads a suite folder: `suite.ts` (title, requirements, setup, teardown) and
+ * its test modules, in file-name order (`10-identity.ts`, `20-engine.ts`, ...)
+ * and, within a module, in the order written: the run order is deterministic.
+ */
+export async function loadSuite(name: string, dir = SUITES_DIR): Promise<LoadedSuite> {
+  const folder = path.join(dir, name);
+  let files: string[];
+  try {
+    files = await readdir(folder);
+  } catch {
+    const known = await listSuites(dir);
+    throw new ConfigError('--suite', `no suite "${name}" in ${dir} (known: ${known.join(', ') || 'none'})`);
+  }
+  if (!files.includes('suite.ts')) throw new ConfigError(path.join(folder, 'suite.ts'), 'a suite folder needs a suite.ts');
+  const definition = ((await import(pathToFileURL(path.join(folder, 'suite.ts')).href)) as { default: SuiteDefinition }).default;
+  const tests: TestDefinition[] = [];
+  for (const file of files.filter((f) => /^\d+-.*\.ts$/.test(f) && !f.endsWith('.test.ts')).sort()) {
+    const module = (await import(pathToFileURL(path.join(folder, file)).href)) as { default?: TestDefinition[] };
+    if (!Array.isArray(module.default)) throw new ConfigError(path.join(folder, file), 'a test module must export default defineTests(...)');
+    tests.push(...module.default);
+  }
+  const titles = new Set<string>();
+  for (const test of tests) {
+    if (titles.has(test.title)) throw new ConfigError(folder, `two tests are titled "${test.title}"`);
+    titles.add(test.title);
+  }
+  return { name, definition, tests };
+}
+
+export async function listSuites(dir = SUITES_DIR): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+}

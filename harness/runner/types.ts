@@ -1,0 +1,78 @@
+import type { Dut } from '../dut/dut.ts';
+
+/**
+ * What a suite can ask of a board and image. A test whose requirements are
+ * not met is skipped with the reason, never failed.
+ *   serial: a serial console (every board dutlab drives has one)
+ *   ssh:    a network path to sshd on 22222
+ *   hup:    a hostapp of the next OS version to update to
+ *   hard-reset: power can be cut without the OS's consent
+ */
+export type Feature = 'serial' | 'ssh' | 'hup' | 'hard-reset';
+
+export interface Requirements {
+  deviceTypes?: string[];
+  features?: Feature[];
+}
+
+/** The images a run has at hand, as the suites see them. */
+export interface RunImages {
+  /** The image the DUT boots. */
+  image: string;
+  version?: string;
+  /** The next OS version as a hostapp tarball, for update tests. */
+  nextHostapp?: string;
+  nextVersion?: string;
+  /** The hostapp of the booted version itself (HUP to the same version). */
+  currentHostapp?: string;
+  /** A `docker save` tarball with dutlab/busybox and dutlab/busybox-health. */
+  busybox?: string;
+}
+
+export interface TestContext {
+  readonly dut: Dut;
+  readonly images: RunImages;
+  readonly board: { name: string; deviceType: string; features: ReadonlySet<Feature> };
+  /** This test's own artifact folder (created on demand). */
+  readonly artifacts: string;
+  /**
+   * Runs a command on the DUT and returns its stdout without the trailing
+   * newline; a non-zero exit fails the test (a CommandError, reported with
+   * the command, exit code and output tail).
+   */
+  sh(command: string, options?: { timeoutMs?: number; transport?: 'serial' | 'ssh' }): Promise<string>;
+  /**
+   * Makes a host file readable on the DUT and returns its path there: the
+   * board's read-only media when it carries the file (a QEMU extra disk),
+   * else a verified copy under /mnt/data over the transport.
+   */
+  stage(hostPath: string): Promise<string>;
+  /** Polls `command` until it exits 0 or the deadline passes (then fails with its last output). */
+  waitUntil(command: string, options: { timeoutMs: number; intervalMs?: number; what?: string }): Promise<string>;
+  /** Registers clean-up that runs after the test (or suite), even after a failure, last first. */
+  teardown(fn: () => unknown): void;
+  log(message: string): void;
+}
+
+export interface TestDefinition {
+  title: string;
+  requires?: Requirements;
+  /** Default 10 minutes. */
+  timeoutMs?: number;
+  run(t: TestContext): Promise<void>;
+}
+
+export interface SuiteDefinition {
+  title: string;
+  requires?: Requirements;
+  setup?(t: TestContext): Promise<void>;
+  teardown?(t: TestContext): Promise<void>;
+}
+
+export function defineSuite(suite: SuiteDefinition): SuiteDefinition {
+  return suite;
+}
+
+export function defineTests(...tests: TestDefinition[]): TestDefinition[] {
+  return tests;
+}

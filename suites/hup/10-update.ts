@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { defineTests } from '../../harness/runner/types.ts';
+import { fillVolume, rollbackFiles, volumeMd5, waitForEngine } from '../lib/device.ts';
+import { currentState, hostappFor, stageUpdate, waitForCommit } from '../lib/hup.ts';
+
+const HUP_TEST_MS = 25 * 60_000;
+
+export default defineTests(
+  {
+    title: 'HUP to the next version switches roots, keeps volume data and is committed by rollback-health',
+    timeoutMs: HUP_TEST_MS,
+    async run(t) {
+      const before = await currentState(t);
+      const target = hostappFor(t, 'next', before.version);
+      const volume = 'dutlab-hup';
+      await t.dut.exec(`balena-engine volume rm -f ${volume}`);
+      t.teardown(() => t.dut.exec(`balena-engine volume rm -f ${volume}`));
+      const md5 = await fillVolume(t, volume);
+
+      await stageUpdate(t, target.file, before);
+      await t.dut.reboot();
+
+      const after = await currentState(t);
+      assert.equal(after.version, target.version, 'the new OS version runs');
+      assert.equal(after.active, before.inactive, 'the active root changed');
+      await waitForEngine(t);
+      assert.equal(await volumeMd5(t, volume), md5, 'volume data survived the update');
+      await waitForCommit(t);
+      assert.deepEqual(await rollbackFiles(t), [], 'no rollback happened');
+    },
+  },
+  {
+    title: 'HUP to the same version switches roots and is committed',
+    timeoutMs: HUP_TEST_MS,
+    async run(t) {
+      const before = await currentState(t);
+      const target = hostappFor(t, 'same', before.version);
+      await stageUpdate(t, target.file, before);
+      await t.dut.reboot();
+      const after = await currentState(t);
+      assert.equal(after.version, before.version);
+      assert.equal(after.active, before.inactive, 'the active root changed');
+      await waitForCommit(t);
+      assert.deepEqual(await rollbackFiles(t), []);
+    },
+  },
+);

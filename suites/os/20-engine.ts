@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { defineTests } from '../../harness/runner/types.ts';
+import { loadBusybox, waitForEngine } from '../lib/device.ts';
+
+export default defineTests(
+  {
+    title: 'the engine runs under balena.service and answers on its socket',
+    async run(t) {
+      await waitForEngine(t);
+      assert.equal(await t.sh('systemctl is-active balena.service'), 'active');
+      const pid = await t.sh('systemctl show -p MainPID --value balena.service');
+      assert.notEqual(pid, '0');
+      assert.equal(await t.sh('test -S /var/run/balena-engine.sock && echo socket'), 'socket');
+      const version = await t.sh(`curl -s --unix-socket /var/run/balena-engine.sock http://engine/version 2>/dev/null || balena-engine version --format '{{json .Server}}'`);
+      assert.match(version, /"Version"/);
+    },
+  },
+  {
+    title: 'in development mode the engine listens on TCP 2375',
+    async run(t) {
+      const developmentMode = await t.sh(`jq -r '.developmentMode // false' /mnt/boot/config.json`);
+      assert.equal(developmentMode, 'true', 'the image under test is a development image');
+      await waitForEngine(t);
+      assert.match(await t.sh('balena-engine -H tcp://127.0.0.1:2375 version --format "{{.Server.Version}}"'), /^\d+\./);
+    },
+  },
+  {
+    title: 'a container from a loaded image runs, prints its output and returns its exit code',
+    async run(t) {
+      await loadBusybox(t);
+      assert.equal(await t.sh('balena-engine run --rm dutlab/busybox echo hello from a container'), 'hello from a container');
+      const failing = await t.dut.exec('balena-engine run --rm dutlab/busybox sh -c "echo about to fail; exit 42"');
+      assert.equal(failing.exitCode, 42);
+      assert.match(failing.stdout, /about to fail/);
+    },
+  },
+  {
+    title: 'a container with a HEALTHCHECK goes healthy, then unhealthy when its check fails (engine events)',
+    async run(t) {
+      await loadBusybox(t);
+      const name = 'dutlab-health';
+      await t.dut.exec(`balena-engine rm -f ${name}`);
+      t.teardown(() => t.dut.exec(`balena-engine rm -f ${name}`));
+      const since = await t.sh('date +%s');
+      await t.sh(`balena-engine run -d --name ${name} dutlab/busybox-health >/dev/null`);
+      await t.waitUntil(`test "$(balena-engine inspect -f '{{.State.Health.Status}}' ${name})" = healthy`, { timeoutMs: 60_000, what: 'healthy' });
+      await t.sh(`balena-engine exec ${name} rm /tmp/healthy`);
+      await t.waitUntil(`test "$(balena-engine inspect -f '{{.State.Health.Status}}' ${name})" = unhealthy`, { timeoutMs: 60_000, what: 'unhealthy' });
+      const events = await t.sh(
+        `balena-engine events --since ${since} --until "$(date +%s)" --filter container=${name} --filter event=health_status --format '{{.Status}}'`,
+      );
+      const statuses = events.split('\n');
+      const healthy = statuses.indexOf('health_status: healthy');
+      const unhealthy = statuses.indexOf('health_status: unhealthy');
+      assert.ok(healthy >= 0 && unhealthy > healthy, `events show healthy then unhealthy: ${statuses.join(', ')}`);
+    },
+  },
+  {
+    title: 'a stopped (SIGSTOP) engine is restarted by its watchdog and its containers come back',
+    timeoutMs: 8 * 60_000,
+    async run(t) {
+      await loadBusybox(t);
+      const name = 'dutlab-always';
+      await t.dut.exec(`balena-engine rm -f ${name}`);
+      t.teardown(() => t.dut.exec(`balena-engine rm -f ${name}`));
+      await t.sh(`balena-engine run -d --restart always --name ${name} dutlab/busybox sleep 2147483647 >/dev/null`);
+      const before = await t.sh('systemctl show -p MainPID --value balena.service');
+      const restartsBefore = Number(await t.sh('systemctl show -p NRestarts --value balena.service'));
+      await t.sh('kill -STOP "$(cat /var/run/balena-engine.pid)"');
+      await t.waitUntil(`test "$(systemctl show -p NRestarts --value balena.service)" -gt ${restartsBefore}`, {
+        timeoutMs: 300_000,
+        intervalMs: 5000,
+        what: 'systemd restarting the engine',
+      });
+      await waitForEngine(t);
+      assert.notEqual(await t.sh('systemctl show -p MainPID --value balena.service'), before);
+      await t.waitUntil(`test "$(balena-engine inspect -f '{{.State.Running}}' ${name})" = true`, { timeoutMs: 120_000, what: 'the container running again' });
+      assert.match(await t.sh('journalctl -b -u balena.service --no-pager | grep -i watchdog | tail -n 1'), /[Ww]atchdog/);
+    },
+  },
+);

@@ -1,0 +1,5 @@
+import { defineSuite } from '../../harness/runner/types.ts';
+
+export default defineSuite({
+  title: 'OS: identity, partitions, engine, containers, persistence',
+});
