@@ -7,6 +7,7 @@ import { registerCleanup, setSignalExitCode, shutdownSignal } from '../proc/clea
 import { Reporter } from '../report/index.ts';
 import { loadSuite } from '../runner/discover.ts';
 import { loadRunConfig, toRegExp, type RunConfig } from '../runner/run-config.ts';
+import { writeSerialLog } from '../runner/artifacts.ts';
 import { runSuites } from '../runner/run.ts';
 import type { Feature, RunImages } from '../runner/types.ts';
 import { buildImages, DEFAULT_NEXT_VERSION, DEFAULT_VERSION } from '../../images/build.ts';
@@ -57,6 +58,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     name: 'dutlab run',
     graceful: async () => {
       reporter.end({ durationMs: Date.now() - started, timeline: [...dut.entries()], interrupted: shutdownSignal() ?? 'signal' });
+      await writeSerialLog(dut, path.join(reportsDir, 'serial.log')).catch(() => undefined);
       await dut.close();
     },
     immediate: () => undefined,
@@ -75,6 +77,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       log: (message) => process.stderr.write(`${message}\n`),
     });
   } finally {
+    await writeSerialLog(dut, path.join(reportsDir, 'serial.log')).catch(() => undefined);
     await dut.close();
   }
   unregister();

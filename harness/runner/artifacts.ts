@@ -8,6 +8,11 @@ export function serialSlice(dut: Dut, fromMs: number, toMs: number): string {
   return textOf(dut.transcript.slice(fromMs, toMs), ['target']);
 }
 
+/** The whole serial log of the run, as the target printed it. */
+export async function writeSerialLog(dut: Dut, file: string): Promise<void> {
+  await writeFile(file, textOf(dut.transcript.entries, ['target']));
+}
+
 /** What a failed test leaves behind when the DUT still answers: its logs and the engine's containers. */
 const FAILURE_COMMANDS: [string, string][] = [
   ['journal.txt', 'journalctl -b --no-pager -n 2000'],

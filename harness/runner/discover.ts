@@ -42,7 +42,13 @@ export async function loadSuite(name: string, dir = SUITES_DIR): Promise<LoadedS
   return { name, definition, tests };
 }
 
+/** Folders with a suite.ts (suites/lib holds shared helpers, not a suite). */
 export async function listSuites(dir = SUITES_DIR): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names: string[] = [];
+  for (const entry of entries.filter((e) => e.isDirectory())) {
+    const files = await readdir(path.join(dir, entry.name));
+    if (files.includes('suite.ts')) names.push(entry.name);
+  }
+  return names.sort();
 }
