@@ -1,0 +1,196 @@
+/**
+ * The runner's decisions (order, skips, bail, known-flaky, fail vs error,
+ * the broken latch, teardown after failure) against a scripted DUT. The real
+ * DUT and QEMU are exercised by the suites themselves and harness/dut tests.
+ */
+import test from 'ava';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Transcript } from '../console/transcript.ts';
+import type { Dut } from '../dut/dut.ts';
+import { DutError } from '../errors.ts';
+import { Reporter } from '../report/index.ts';
+import type { LoadedSuite } from './discover.ts';
+import { runSuites } from './run.ts';
+import type { Feature, TestDefinition } from './types.ts';
+
+interface FakeDut {
+  state: string;
+  cause: DutError | undefined;
+  boots: number;
+  commands: string[];
+}
+
+function fakeDut(script: (command: string) => { stdout?: string; exitCode?: number } | Error = () => ({})) {
+  const record: FakeDut = { state: 'idle', cause: undefined, boots: 0, commands: [] };
+  const dut = {
+    name: 'fake',
+    transcript: new Transcript(),
+    board: { name: 'fake', deviceType: 'generic-amd64', mediaPath: () => undefined, describe: () => ({}) },
+    get state() {
+      return record.state;
+    },
+    get cause() {
+      return record.cause;
+    },
+    async boot() {
+      record.boots++;
+      record.state = 'ready';
+    },
+    async recover() {
+      record.cause = undefined;
+      record.state = 'ready';
+    },
+    async exec(command: string) {
+      if (record.state === 'broken') throw new DutError('broken', `broken since: ${record.cause?.reason}`, { dut: 'fake' });
+      record.commands.push(command);
+      const outcome = script(command);
+      if (outcome instanceof DutError && outcome.kind === 'panic') {
+        record.state = 'broken';
+        record.cause = outcome;
+      }
+      if (outcome instanceof Error) throw outcome;
+      return { stdout: outcome.stdout ?? '', stderr: '', exitCode: outcome.exitCode ?? 0, durationMs: 1, transport: 'serial' };
+    },
+  };
+  return { dut: dut as unknown as Dut, record };
+}
+
+function suite(name: string, tests: TestDefinition[], requires?: LoadedSuite['definition']['requires']): LoadedSuite {
+  return { name, definition: { title: `the ${name} suite`, ...(requires ? { requires } : {}) }, tests };
+}
+
+async function run(suites: LoadedSuite[], dut: Dut, extra: { bail?: boolean; knownFlaky?: RegExp[]; grep?: RegExp; features?: Feature[] } = {}) {
+  const reportsDir = await mkdtemp(path.join(tmpdir(), 'dutlab-run-'));
+  const reporter = new Reporter({ reportsDir, out: null });
+  reporter.start({ board: 'fake', deviceType: 'generic-amd64', image: 'x.img', startedAt: Date.now() });
+  await runSuites({
+    suites,
+    dut,
+    images: { image: 'x.img' },
+    features: new Set<Feature>(extra.features ?? ['serial']),
+    reporter,
+    reportsDir,
+    ...extra,
+  });
+  const exitCode = reporter.end({ durationMs: 1, timeline: [] });
+  const summary = JSON.parse(await readFile(path.join(reportsDir, 'summary.json'), 'utf8'));
+  const results = summary.suites.flatMap((s: { tests: { title: string; status: string }[] }) => s.tests.map((t) => `${t.title}:${t.status}`));
+  return { exitCode, summary, results, reportsDir };
+}
+
+const pass = (title: string): TestDefinition => ({ title, run: async () => undefined });
+
+test('tests run in order; a failed assertion is a failure, a command exiting non-zero too, exit code 1', async (t) => {
+  const { dut } = fakeDut((command) => (command === 'false' ? { exitCode: 1, stdout: 'nope' } : {}));
+  const { exitCode, results } = await run(
+    [
+      suite('a', [
+        pass('first'),
+        { title: 'asserts', run: async () => assert.equal(1, 2) },
+        { title: 'runs false', run: async (c) => void (await c.sh('false')) },
+        pass('last'),
+      ]),
+    ],
+    dut,
+  );
+  t.deepEqual(results, ['first:pass', 'asserts:fail', 'runs false:fail', 'last:pass']);
+  t.is(exitCode, 1);
+});
+
+test('tests whose requirements are not met are skipped with the reason, and the DUT is not booted for them', async (t) => {
+  const { dut, record } = fakeDut();
+  const { summary, exitCode } = await run(
+    [suite('hup', [pass('needs hup')], { features: ['hup'] }), suite('os', [{ title: 'needs x86 only', requires: { deviceTypes: ['raspberrypi4-64'] }, run: async () => undefined }])],
+    dut,
+  );
+  const tests = summary.suites.flatMap((s: { tests: unknown[] }) => s.tests) as { status: string; skipReason?: string }[];
+  t.deepEqual(
+    tests.map((x) => x.status),
+    ['skip', 'skip'],
+  );
+  t.regex(tests[0]?.skipReason ?? '', /requires hup/);
+  t.regex(tests[1]?.skipReason ?? '', /requires device type raspberrypi4-64; the board is generic-amd64/);
+  t.is(exitCode, 0);
+  t.is(record.boots, 1, 'booted for the suite without suite-level requirements only');
+});
+
+test('a DUT that latches broken makes the remaining tests errors at once, with the first cause; exit code 2', async (t) => {
+  const { dut, record } = fakeDut((command) => (command === 'crash' ? new DutError('panic', 'Kernel panic - not syncing: test', { dut: 'fake', step: 'serial exec' }) : {}));
+  let ranAfter = false;
+  const started = Date.now();
+  const { results, exitCode, summary } = await run(
+    [
+      suite('a', [
+        { title: 'crashes', run: async (c) => void (await c.sh('crash')) },
+        {
+          title: 'would wait',
+          timeoutMs: 60_000,
+          run: async () => {
+            ranAfter = true;
+          },
+        },
+      ]),
+    ],
+    dut,
+  );
+  t.deepEqual(results, ['crashes:error', 'would wait:error']);
+  t.false(ranAfter, 'the body of a test on a broken DUT does not run');
+  t.true(Date.now() - started < 5000);
+  t.is(exitCode, 2);
+  t.is(record.commands.filter((c) => c === 'crash').length, 1);
+  t.regex(JSON.stringify(summary), /Kernel panic - not syncing: test/);
+});
+
+test('--bail stops at the first failure: the rest are skipped with the reason', async (t) => {
+  const { dut } = fakeDut();
+  const { results, summary } = await run(
+    [suite('a', [{ title: 'fails', run: async () => assert.fail('boom') }, pass('next')]), suite('b', [pass('other')])],
+    dut,
+    { bail: true },
+  );
+  t.deepEqual(results, ['fails:fail', 'next:skip', 'other:skip']);
+  t.regex(JSON.stringify(summary), /--bail after \\"a\/fails\\" failed/);
+});
+
+test('a known-flaky failure is reported but does not fail the run', async (t) => {
+  const { dut } = fakeDut();
+  const { exitCode, summary } = await run([suite('a', [{ title: 'flaky one', run: async () => assert.fail('sometimes') }, pass('fine')])], dut, {
+    knownFlaky: [/^a\/flaky/],
+  });
+  t.is(exitCode, 0);
+  t.is(summary.counts.flaky, 1);
+});
+
+test('teardown runs after a failure, last registered first; --grep selects tests', async (t) => {
+  const { dut } = fakeDut();
+  const order: string[] = [];
+  const { results } = await run(
+    [
+      suite('a', [
+        {
+          title: 'cleans up',
+          run: async (c) => {
+            c.teardown(() => order.push('first registered'));
+            c.teardown(() => order.push('second registered'));
+            assert.fail('after registering');
+          },
+        },
+        pass('not selected'),
+      ]),
+    ],
+    dut,
+    { grep: /cleans/ },
+  );
+  t.deepEqual(results, ['cleans up:fail']);
+  t.deepEqual(order, ['second registered', 'first registered']);
+});
+
+test('a test that outlives its timeout is an error naming the timeout', async (t) => {
+  const { dut } = fakeDut();
+  const { results, summary } = await run([suite('a', [{ title: 'slow', timeoutMs: 200, run: () => new Promise((resolve) => setTimeout(resolve, 2000)) }])], dut);
+  t.deepEqual(results, ['slow:error']);
+  t.regex(JSON.stringify(summary), /did not finish within 0.2 s/);
+});
