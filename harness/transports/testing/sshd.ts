@@ -109,7 +109,16 @@ export class TestSshd {
     for (const pid of sessions) signalPid(pid, 'SIGKILL');
     for (const pid of tree) if (!sessions.includes(pid)) signalPid(pid, 'SIGKILL');
     signalPid(server.pid, 'SIGKILL');
-    await server.exited;
+    // exited waits for sshd's output pipe too, which a process that escaped would hold open: bounded.
+    let timer: NodeJS.Timeout | undefined;
+    const exited = await Promise.race([
+      server.exited.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), 5000);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!exited) throw new Error(`sshd :${this.port} not gone 5 s after SIGKILL; still running: ${descendants(server.pid).join(' ') || 'none found'}`);
     for (const pid of tree) await waitUntilGone(pid, 2000);
   }
 
