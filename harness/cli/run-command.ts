@@ -3,6 +3,7 @@ import path from 'node:path';
 import { loadBoard, type Board } from '../boards/index.ts';
 import { createDut } from '../dut/create.ts';
 import { ConfigError } from '../errors.ts';
+import { resolveAccel } from '../qemu/index.ts';
 import { registerCleanup, setSignalExitCode, shutdownSignal } from '../proc/cleanup.ts';
 import { Reporter } from '../report/index.ts';
 import { loadSuite } from '../runner/discover.ts';
@@ -51,7 +52,16 @@ export async function runCommand(argv: string[]): Promise<number> {
   dut.timeline.subscribe(timelinePrinter(Date.now()));
   const reporter = new Reporter({ reportsDir });
   const started = Date.now();
-  reporter.start({ board: board.name, deviceType: board.deviceType, image: images.image, ...(images.version ? { imageVersion: images.version } : {}), startedAt: started });
+  // Decided before boot (the probe's verdict is cached) so the report's header can name it.
+  const accel = board.kind === 'qemu' ? (await resolveAccel(board.qemu.accel, {})).accel : undefined;
+  reporter.start({
+    board: board.name,
+    deviceType: board.deviceType,
+    image: images.image,
+    ...(images.version ? { imageVersion: images.version } : {}),
+    ...(accel ? { accel } : {}),
+    startedAt: started,
+  });
 
   setSignalExitCode(2);
   const unregister = registerCleanup({
@@ -82,8 +92,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   unregister();
   setSignalExitCode(undefined);
-  const accel = dut.board.describe()['accel'];
-  process.stderr.write(`reports: ${reportsDir}${accel ? ` (accel ${String(accel)})` : ''}\n`);
+  process.stderr.write(`reports: ${reportsDir}\n`);
   return reporter.end({ durationMs: Date.now() - started, timeline: [...dut.entries()] });
 }
 

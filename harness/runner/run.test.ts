@@ -66,14 +66,15 @@ async function run(suites: LoadedSuite[], dut: Dut, extra: { bail?: boolean; kno
   const reportsDir = await mkdtemp(path.join(tmpdir(), 'dutlab-run-'));
   const reporter = new Reporter({ reportsDir, out: null });
   reporter.start({ board: 'fake', deviceType: 'generic-amd64', image: 'x.img', startedAt: Date.now() });
+  const { features, ...options } = extra;
   await runSuites({
     suites,
     dut,
     images: { image: 'x.img' },
-    features: new Set<Feature>(extra.features ?? ['serial']),
+    features: new Set<Feature>(features ?? ['serial']),
     reporter,
     reportsDir,
-    ...extra,
+    ...options,
   });
   const exitCode = reporter.end({ durationMs: 1, timeline: [] });
   const summary = JSON.parse(await readFile(path.join(reportsDir, 'summary.json'), 'utf8'));
