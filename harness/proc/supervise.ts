@@ -93,7 +93,7 @@ export function findSetpriv(): string | null {
 }
 
 /** Resolve after `ms`, or earlier when `p` settles; true if `p` won. */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const won = await Promise.race([
     p.then(() => true),

@@ -15,7 +15,7 @@
 import { rm } from 'node:fs/promises';
 import type { QemuBoard, QemuSettings } from '../boards/types.ts';
 import { DutError } from '../errors.ts';
-import { spawnSupervised, type ExitInfo, type Supervised } from '../proc/supervise.ts';
+import { settlesWithin, spawnSupervised, type ExitInfo, type Supervised } from '../proc/supervise.ts';
 import { buildQemuArgs, type ExtraDrive } from './args.ts';
 import { createOverlay, createVarsCopy } from './disks.ts';
 import { findUefiFirmware, type UefiFirmware } from './firmware.ts';
@@ -158,18 +158,6 @@ interface StartContext {
   argv: string[];
   accel: AccelDecision;
   sshPort: number | undefined;
-}
-
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const won = await Promise.race([
-    p.then(() => true),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    }),
-  ]);
-  clearTimeout(timer);
-  return won;
 }
 
 function describeExit(info: ExitInfo): string {

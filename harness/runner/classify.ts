@@ -1,21 +1,12 @@
 import { AssertionError } from 'node:assert';
 import { CommandError, DutError } from '../errors.ts';
 import { tail } from '../errors.ts';
+import type { TestDiagnostics } from '../report/index.ts';
 
 export interface Verdict {
   status: 'fail' | 'error';
   message: string;
-  diagnostics: {
-    command?: string;
-    exitCode?: number;
-    outputTail?: string;
-    expected?: unknown;
-    actual?: unknown;
-    stack?: string;
-    errorKind?: string;
-    dut?: string;
-    step?: string;
-  };
+  diagnostics: TestDiagnostics;
 }
 
 /**
