@@ -98,7 +98,8 @@ export class Dut {
     });
     this.actor = createActor(machine, { input: { dut: this.name, maxBootAttempts: options.maxBootAttempts ?? 2 } });
     this.actor.subscribe({
-      next: (snapshot) => this.timeline.enter(String(snapshot.value), snapshot.context.cause?.message),
+      // Commands (ready ⇄ busy) are the transcript's business; the timeline keeps the lifecycle.
+      next: (snapshot) => snapshot.value !== 'busy' && this.timeline.enter(String(snapshot.value), snapshot.context.cause?.message),
       error: () => undefined,
     });
     this.actor.start();
