@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { Console, login, Transcript, type Shell } from '../console/index.ts';
-import { BOOT_BANNERS } from '../console/watchers.ts';
 import { DutError } from '../errors.ts';
 import { generateRunKey, SerialTransport, SshTransport, type RunKey } from '../transports/index.ts';
 import type { ExecResult as TransportExecResult, GetOptions, PutOptions, Transport } from '../transports/types.ts';
@@ -297,10 +296,9 @@ export class Dut {
     try {
       // Not through the shell: the command never completes, the console goes down.
       if (initiate) await console.send('reboot\n');
-      await this.board.whileAlive(console.expect(BOOT_BANNERS, { timeoutMs: bannerTimeoutMs, step: 'reboot: wait for boot banner', reset: 'allow' }));
-      console.note('reboot: new boot banner seen');
-      // Counting kernels: the first boot's own, then one per further boot.
-      for (let boot = kernelBoots > 1 ? 1 : 2; boot <= kernelBoots; boot++) {
+      // Every boot prints the kernel banner once (firmware and bootloader
+      // banners vary by board): count those.
+      for (let boot = 1; boot <= kernelBoots; boot++) {
         await this.board.whileAlive(console.expect([KERNEL_BANNER], { timeoutMs: bannerTimeoutMs, step: `reboot: wait for kernel boot ${boot}`, reset: 'allow' }));
         console.note(`reboot: kernel boot ${boot} of ${kernelBoots} seen`);
       }
