@@ -3,7 +3,7 @@
  * machine with the reference image under real QEMU. Prints a table; asserts
  * nothing (tests assert behaviour, benchmarks print figures).
  *
- *   boot: QEMU start → login prompt on the console, → shell ready (harness)
+ *   boot: QEMU start → login prompt on the console, → shell ready (harness), → engine answering
  *   serial exec round trip: median and p90 of 100 `true`
  *   ssh exec round trip: median and p90 of 100 `true`
  *   KVM probe: verdict and duration
@@ -46,6 +46,8 @@ try {
   const prompt = dut.transcript.entries.find((e) => e.stream === 'target' && /login: *$/m.test(e.data));
   rows.push(['QEMU start → login prompt (console)', prompt ? `${((prompt.t - launched) / 1000).toFixed(1)} s` : 'not seen']);
   rows.push(['QEMU start → shell ready (harness)', `${((ready - launched) / 1000).toFixed(1)} s`]);
+  while ((await dut.exec('balena-engine info >/dev/null 2>&1', { transport: 'serial' })).exitCode !== 0) await new Promise((r) => setTimeout(r, 250));
+  rows.push(['QEMU start → engine answering', `${((Date.now() - launched) / 1000).toFixed(1)} s`]);
   const serial = await timeRounds(() => dut.exec('true', { transport: 'serial' }));
   rows.push([`serial exec round trip (${ROUNDS}× true)`, `median ${serial.median.toFixed(1)} ms, p90 ${serial.p90.toFixed(1)} ms`]);
   const sshTimes = await timeRounds(() => dut.exec('true', { transport: 'ssh' }));
