@@ -6,6 +6,9 @@ root=$1
 # shellcheck disable=SC1090
 . "$2"
 
+# Mount points (git keeps no empty folders, so they are made here).
+mkdir -p "$root/mnt/boot" "$root/mnt/state" "$root/mnt/data" "$root/mnt/sysroot/active" "$root/mnt/sysroot/inactive" "$root/var/log/journal"
+
 kver=$(ls "$root/usr/lib/modules")
 for tree in $TRIM_MODULES; do rm -rf "$root/usr/lib/modules/$kver/kernel/$tree"; done
 for file in $TRIM_FILES; do rm -f "$root$file"; done
