@@ -1,3 +1,4 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dut } from '../dut/dut.ts';
 import { DutError } from '../errors.ts';
@@ -104,14 +105,19 @@ async function runTest(plan: RunPlan, suite: string, test: TestDefinition, log: 
   if (result.status === 'pass' && teardownErrors.length > 0) result = failed(suite, test.title, startedAt, teardownErrors[0], 'teardown: ');
 
   const files: string[] = [];
+  await mkdir(context.artifacts, { recursive: true });
   if (result.status !== 'pass') {
     files.push(...(await collectFailureArtifacts(plan.dut, context.artifacts).catch(() => [])));
   }
   const endedAt = Date.now();
+  const serial = serialSlice(plan.dut, startedAt, endedAt);
+  const serialFile = path.join(context.artifacts, 'serial.log');
+  await writeFile(serialFile, serial);
+  files.unshift(serialFile);
   return {
     ...result,
     durationMs: endedAt - startedAt,
-    serialExcerpt: serialSlice(plan.dut, startedAt, endedAt),
+    serialExcerpt: serial,
     ...(knownFlaky ? { knownFlaky } : {}),
     ...(files.length > 0 ? { artifacts: files.map((f) => path.relative(plan.reportsDir, f)) } : {}),
   };
