@@ -39,15 +39,19 @@ export interface DutSession {
   close(): Promise<void>;
 }
 
+/** --boot-timeout in seconds, checked. */
+export function bootTimeoutMs(seconds: string): number {
+  const value = Number(seconds);
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigError('--boot-timeout', `must be a number of seconds (got "${seconds}")`);
+  return value * 1000;
+}
+
 /** Loads the board and creates the DUT; Ctrl-C or SIGTERM tears it down too. */
 export async function openDut(values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string }): Promise<DutSession> {
-  const bootTimeout = Number(values['boot-timeout']);
-  if (!Number.isFinite(bootTimeout) || bootTimeout <= 0) {
-    throw new ConfigError('--boot-timeout', `must be a number of seconds (got "${values['boot-timeout']}")`);
-  }
+  const bootTimeout = bootTimeoutMs(values['boot-timeout']);
   const board = await loadBoard(values.board);
   const image = await resolveImage(values.image, values.json);
-  const dut = await createDut({ board, image, bootTimeoutMs: bootTimeout * 1000 });
+  const dut = await createDut({ board, image, bootTimeoutMs: bootTimeout });
   const unregister = registerCleanup({ name: `dut ${dut.name}`, graceful: () => dut.close(), immediate: () => undefined });
   if (!values.json) dut.timeline.subscribe(timelinePrinter(dut.timeline.entries[0]?.at ?? Date.now()));
   return {

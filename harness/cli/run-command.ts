@@ -13,8 +13,7 @@ import { runSuites } from '../runner/run.ts';
 import type { Feature, RunImages } from '../runner/types.ts';
 import { buildImages, DEFAULT_NEXT_VERSION, DEFAULT_VERSION } from '../../images/build.ts';
 import { progressPrinter } from '../../images/builder/steps.ts';
-import { parseCommandArgs } from './dut-session.ts';
-import { timelinePrinter } from './dut-session.ts';
+import { bootTimeoutMs, parseCommandArgs, timelinePrinter } from './dut-session.ts';
 
 /**
  * `dutlab run`: boot the image on the board, run the suites, write TAP (live
@@ -35,6 +34,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     config: { type: 'string' },
     'boot-timeout': { type: 'string', default: '360' },
   });
+  const bootTimeout = bootTimeoutMs(values['boot-timeout']);
   const config: RunConfig = values.config ? await loadRunConfig(values.config) : {};
   const suiteNames = (values.suite ?? config.suites?.join(',') ?? 'os,hup').split(',').filter(Boolean);
   const suites = await Promise.all(suiteNames.map((name) => loadSuite(name)));
@@ -48,7 +48,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   await pointLatest(path.resolve(values.reports), runId);
 
   const media = [images.nextHostapp, images.currentHostapp, images.busybox].filter((f): f is string => !!f);
-  const dut = await createDut({ board, image: images.image, media, bootTimeoutMs: Number(values['boot-timeout']) * 1000, root: path.join(reportsDir, 'dut') });
+  const dut = await createDut({ board, image: images.image, media, bootTimeoutMs: bootTimeout, root: path.join(reportsDir, 'dut') });
   dut.timeline.subscribe(timelinePrinter(Date.now()));
   const reporter = new Reporter({ reportsDir });
   const started = Date.now();
