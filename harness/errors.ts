@@ -10,9 +10,14 @@ export type DutErrorKind =
   | 'timeout' // a bounded wait ran out
   | 'panic' // the kernel printed a panic/oops/BUG/WARNING trace
   | 'reset' // the DUT rebooted when nobody asked it to
+  | 'reboot-hung' // a reboot the OS was asked for (or owed) did not come back by itself
+  | 'not-ready' // a condition the OS should reach (a service up) was not reached in time
   | 'console-lost' // the byte stream to the DUT closed
+  | 'ssh-unreachable' // sshd could not be dialled although the OS booted
+  | 'power' // the power driver did not do what it was told
   | 'process' // QEMU or a helper died
   | 'command' // a shell command on the DUT exited non-zero where success was required
+  | 'interrupted' // the run was stopped by a signal
   | 'broken'; // the lifecycle latched broken earlier; carries the first cause
 
 export interface DutErrorOptions {
@@ -81,6 +86,16 @@ export class CommandError extends DutError {
     this.exitCode = exitCode;
     this.output = output;
   }
+}
+
+/**
+ * The reason an AbortSignal carries, as a DutError; what aborted is always a
+ * DutError in dutlab, anything else is a bug in the caller and reported so.
+ */
+export function abortReason(signal: AbortSignal, dut?: string, step?: string): DutError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof DutError) return reason;
+  return new DutError('interrupted', `aborted: ${reason instanceof Error ? reason.message : String(reason)}`, { dut, step, cause: reason });
 }
 
 /** Keep the last `lines` lines of a tool's output for an error message. */

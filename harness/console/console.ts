@@ -6,12 +6,13 @@
  *
  * One wait at a time. A wait is bounded by its own timeout, and fails early on
  * a watcher verdict (kernel trace, unexpected reset) or on the stream closing.
- * A verdict reached while nobody waits is kept and fails the next wait, so a
- * panic between two commands is not lost.
+ * Every verdict also goes to `onFault` at once, whoever waits: the test that
+ * runs over SSH is judged by it too. Without an `onFault`, a verdict reached
+ * while nobody waits is kept and fails the next wait, so it is not lost.
  */
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DutError } from '../errors.ts';
+import { abortReason, DutError } from '../errors.ts';
 import { describePatterns, PatternReader, type ExpectMatch, type Pattern } from './expect.ts';
 import { Transcript } from './transcript.ts';
 import { VtStripper } from './vt.ts';
@@ -43,6 +44,8 @@ export interface WaitOptions {
   reset?: 'fail' | 'defer' | 'allow';
   /** `false` while the awaited text itself holds kernel traces (dmesg). */
   traces?: boolean;
+  /** Ends the wait with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface ConsoleOptions {
@@ -51,6 +54,8 @@ export interface ConsoleOptions {
   name: string;
   transcript?: Transcript;
   watchers?: WatcherConfig;
+  /** Told of every panic or reset that is not expected or tolerated, the moment it is seen. */
+  onFault?: (error: DutError) => void;
   /** A new console usually watches a boot; `login()` arms the reset watcher once a shell is up. */
   rebootExpected?: boolean;
   /** Writes are cut into chunks this big, with a pause between, so a slow UART does not overrun. */
@@ -84,6 +89,7 @@ export class Console {
   private readonly sendPauseMs: number;
   private readonly maxBufferChars: number;
   private readonly maxMatchChars: number;
+  private readonly onFault: ((error: DutError) => void) | undefined;
   private rebootExpected: boolean;
   private tracesTolerated = false;
   private buffer = '';
@@ -104,6 +110,7 @@ export class Console {
     this.transcript = options.transcript ?? new Transcript();
     this.watchers = new Watchers(options.watchers ?? {}, (detection) => this.detected(detection));
     this.rebootExpected = options.rebootExpected ?? true;
+    this.onFault = options.onFault;
     this.sendChunkBytes = options.sendChunkBytes ?? 512;
     this.sendPauseMs = options.sendPauseMs ?? 10;
     this.maxBufferChars = options.maxBufferChars ?? 1 << 20;
@@ -129,16 +136,27 @@ export class Console {
     // A verdict kept from between waits goes first: it is why the stream may have closed.
     const fault = this.fault;
     this.fault = undefined;
-    const refusal = fault ?? this.lost ?? (this.wait && new Error(`console ${this.name}: a wait is already active`));
+    const refusal =
+      fault ??
+      this.lost ??
+      (options.signal?.aborted ? abortReason(options.signal, this.name, options.step) : undefined) ??
+      (this.wait && new Error(`console ${this.name}: a wait is already active`));
     if (refusal) return Promise.reject(refusal);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => this.timedOut(), options.timeoutMs);
+      const { signal } = options;
+      const onAbort = (): void => this.finish(abortReason(signal as AbortSignal, this.name, options.step));
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.wait = {
         reader,
         what,
         options,
         timer,
-        settle: (error, value) => (error ? reject(error) : resolve(value as T)),
+        settle: (error, value) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (error) reject(error);
+          else resolve(value as T);
+        },
       };
       this.watchers.tracesArmed = options.traces !== false;
       this.offer();
@@ -251,8 +269,9 @@ export class Console {
       }
     }
     this.note(`${detection.kind}: ${detection.message}`);
+    this.onFault?.(error);
     if (wait) this.finish(error);
-    else this.fault ??= error;
+    else if (!this.onFault) this.fault ??= error;
   }
 
   private timedOut(): void {

@@ -25,6 +25,8 @@ export interface RunOptions {
    * traces in them as live kernel failures.
    */
   kernelLog?: boolean;
+  /** Interrupts the command (Ctrl-C) and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -111,6 +113,7 @@ export class Shell {
       step: options.step,
       reset: 'defer',
       traces: !options.kernelLog,
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     try {
       const [{ output, exitCode, truncated }] = await Promise.all([completion, this.console.send(commandLine(marker, command))]);
@@ -119,7 +122,7 @@ export class Shell {
       return { output, exitCode, durationMs, truncated };
     } catch (error) {
       // Interrupt what still runs, so the next command is not typed into it.
-      if (error instanceof DutError && error.kind === 'timeout') await this.console.send('\x03').catch(() => undefined);
+      if ((error instanceof DutError && error.kind === 'timeout') || options.signal?.aborted) await this.console.send('\x03').catch(() => undefined);
       throw error;
     }
   }

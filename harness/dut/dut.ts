@@ -1,11 +1,13 @@
 import path from 'node:path';
-import { createActor, fromPromise, type Actor } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { Console, login, Transcript, type Shell } from '../console/index.ts';
-import { DutError } from '../errors.ts';
+import { abortReason, DutError } from '../errors.ts';
+import { untilAborted } from '../proc/abort.ts';
 import { generateRunKey, SerialTransport, SshTransport, type RunKey } from '../transports/index.ts';
 import type { ExecResult as TransportExecResult, GetOptions, PutOptions, Transport } from '../transports/types.ts';
 import type { BoundBoard } from './drivers.ts';
 import { lifecycle, type ExecRequest, type LifecycleEvent, type Reply } from './lifecycle.ts';
+import { diagnoseSsh, SSH_DIAGNOSIS_INTERVAL_MS } from './ssh-diagnosis.ts';
 import { Timeline, type TimelineEntry } from './timeline.ts';
 
 export type TransportKind = 'serial' | 'ssh';
@@ -15,6 +17,20 @@ export interface ExecResult extends TransportExecResult {
 }
 
 const KERNEL_BANNER = /Linux version \d+\.\d+/;
+/** States the machine rests in; a request waits for one, so it never lands mid-recovery. */
+const SETTLED = new Set(['idle', 'ready', 'off', 'broken']);
+const BOOT_ID = 'cat /proc/sys/kernel/random/boot_id';
+
+export interface OperationOptions {
+  /** Aborting ends the operation on the DUT too (its command killed) and rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** A panic or an unexpected reset the console saw, and when. */
+export interface Fault {
+  at: number;
+  error: DutError;
+}
 
 export interface RebootOptions {
   /** Send `reboot` (default), or only wait for the DUT to reboot by itself. */
@@ -43,6 +59,8 @@ export interface DutOptions {
   ssh?: boolean;
   /** Merged into config.json before boot. */
   config?: Record<string, unknown>;
+  /** How long SSH is dialled after a boot before the DUT is diagnosed over serial. Default 120 s. */
+  sshDialMs?: number;
 }
 
 /**
@@ -63,6 +81,13 @@ export class Dut {
   private rebootOptions: RebootOptions = {};
   private queue: Promise<unknown> = Promise.resolve();
   private closed: Promise<void> | undefined;
+  /** Every fault of the run, in order: a test asks for those in its own time span. */
+  readonly faults: Fault[] = [];
+  private readonly faultListeners = new Set<(fault: Fault) => void>();
+  /** The kernel's boot id since the last login: SSH compares it after each dial. */
+  private bootId: string | undefined;
+  /** Set when SSH was diagnosed unreachable in this boot: later SSH requests fail at once with it. */
+  private sshDown: DutError | undefined;
 
   constructor(
     readonly board: BoundBoard,
@@ -82,7 +107,12 @@ export class Dut {
           await this.dropSsh();
           await board.power.cycle();
         }),
-        exec: fromPromise<unknown, ExecRequest>(async ({ input }) => input.run(await this.transportFor(input.transport))),
+        exec: fromPromise<unknown, ExecRequest>(async ({ input, signal }) => {
+          // Stopped by the machine (a FAULT moved it on) or by the caller: either ends the operation.
+          const both = input.signal ? AbortSignal.any([signal, input.signal]) : signal;
+          return input.run(await this.transportFor(input.transport, both), both);
+        }),
+        recoverFromFault: fromPromise<void, DutError>(({ input }) => this.recoverFromFault(input, bootTimeoutMs)),
         reboot: fromPromise(() => this.rebootNow(bootTimeoutMs)),
         hardReset: fromPromise(async () => {
           this.requireConsole().expectReboot();
@@ -98,7 +128,12 @@ export class Dut {
     this.actor = createActor(machine, { input: { dut: this.name, maxBootAttempts: options.maxBootAttempts ?? 2 } });
     this.actor.subscribe({
       // Commands (ready ⇄ busy) are the transcript's business; the timeline keeps the lifecycle.
-      next: (snapshot) => snapshot.value !== 'busy' && this.timeline.enter(String(snapshot.value), snapshot.context.cause?.message),
+      next: (snapshot) => {
+        const state = String(snapshot.value);
+        if (state === 'busy') return;
+        const { cause, why } = snapshot.context;
+        this.timeline.enter(state, state === 'broken' ? cause?.message : state === 'power-cycling' || state === 'recovering' ? why : undefined);
+      },
       error: () => undefined,
     });
     this.actor.start();
@@ -125,22 +160,76 @@ export class Dut {
     return this.runKey && this.board.sshEndpoint() ? 'ssh' : 'serial';
   }
 
-  async exec(command: string, options: { transport?: TransportKind; timeoutMs?: number } = {}): Promise<ExecResult> {
+  /**
+   * The transport that can be used right now: the default, or the serial
+   * console when SSH was found unreachable in this boot (artifact collection
+   * must not wait out a dial deadline to learn that again).
+   */
+  get reachableTransport(): TransportKind {
+    return this.sshDown ? 'serial' : this.defaultTransport;
+  }
+
+  async exec(command: string, options: { transport?: TransportKind; timeoutMs?: number } & OperationOptions = {}): Promise<ExecResult> {
     const transport = options.transport ?? this.defaultTransport;
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs ?? 120_000;
-    const result = await this.operate(transport, `exec ${command}`, (t) => t.exec(command, { timeoutMs, step: `${transport} exec` }));
+    const result = await this.operate(transport, `exec ${command}`, options.signal, (t, signal) =>
+      t.exec(command, { timeoutMs, step: `${transport} exec`, signal }),
+    );
     return { ...(result as TransportExecResult), transport };
   }
 
   /** Copies a file to the DUT (verified), over SSH or, without a network, the serial line. */
   async put(localPath: string, remotePath: string, options: PutOptions & { transport?: TransportKind } = {}): Promise<void> {
     const transport = options.transport ?? this.defaultTransport;
-    await this.operate(transport, `put ${remotePath}`, (t) => t.put(localPath, remotePath, { step: `${transport} put`, ...options }));
+    await this.operate(transport, `put ${remotePath}`, options.signal, (t, signal) =>
+      t.put(localPath, remotePath, { step: `${transport} put`, ...options, signal }),
+    );
   }
 
   async get(remotePath: string, localPath: string, options: GetOptions & { transport?: TransportKind } = {}): Promise<void> {
     const transport = options.transport ?? this.defaultTransport;
-    await this.operate(transport, `get ${remotePath}`, (t) => t.get(remotePath, localPath, { step: `${transport} get`, ...options }));
+    await this.operate(transport, `get ${remotePath}`, options.signal, (t, signal) =>
+      t.get(remotePath, localPath, { step: `${transport} get`, ...options, signal }),
+    );
+  }
+
+  /**
+   * Calls `listener` for each panic or unexpected reset the console sees,
+   * the moment it is seen, whatever transport is in use; returns the
+   * unsubscribe function. The runner fails the running test with it.
+   */
+  onFault(listener: (fault: Fault) => void): () => void {
+    this.faultListeners.add(listener);
+    return () => this.faultListeners.delete(listener);
+  }
+
+  /** The first fault seen at or after `since` (ms since the epoch). */
+  faultSince(since: number): Fault | undefined {
+    return this.faults.find((fault) => fault.at >= since);
+  }
+
+  /**
+   * Runs `work` inside a tolerance window: kernel traces the test provokes on
+   * purpose are noted in the transcript, not raised. The window closes when
+   * `work` settles, whatever it did.
+   */
+  async toleratingTraces<T>(work: () => Promise<T>): Promise<T> {
+    const console = this.requireConsole();
+    console.tolerateTraces(true);
+    try {
+      return await work();
+    } finally {
+      console.tolerateTraces(false);
+    }
+  }
+
+  /**
+   * Resolves once the lifecycle rests (ready, broken, off, idle): after a
+   * fault the DUT is brought back, or latched broken, before anyone goes on.
+   */
+  async settled(): Promise<void> {
+    if (this.closed) return;
+    await waitFor(this.actor, (snapshot) => SETTLED.has(String(snapshot.value)) || snapshot.status !== 'active', { timeout: Infinity });
   }
 
   /**
@@ -226,24 +315,70 @@ export class Dut {
   }
 
   /** Runs one transport operation as the lifecycle's busy state. */
-  private operate(transport: TransportKind, describe: string, run: (t: Transport) => Promise<unknown>): Promise<unknown> {
-    const request: ExecRequest = { transport, describe, run };
-    return this.request((reply) => ({ type: 'EXEC', request, reply }));
+  private operate(
+    transport: TransportKind,
+    describe: string,
+    signal: AbortSignal | undefined,
+    run: (t: Transport, signal: AbortSignal) => Promise<unknown>,
+  ): Promise<unknown> {
+    const request: ExecRequest = { transport, describe, run, ...(signal ? { signal } : {}) };
+    return this.request((reply) => ({ type: 'EXEC', request, reply }), signal);
   }
 
-  private request(make: (reply: Reply) => LifecycleEvent): Promise<unknown> {
-    const run = this.queue.then(
-      () =>
-        new Promise<unknown>((resolve, reject) => {
-          if (this.closed) {
-            reject(new DutError('config', 'the DUT was closed', { dut: this.name }));
-            return;
-          }
-          this.actor.send(make({ resolve, reject }));
-        }),
-    );
+  /**
+   * Queues a request; it is sent once the machine rests. An aborted caller
+   * stops waiting at once, and a request whose caller gave up while queued is
+   * never sent.
+   */
+  private request(make: (reply: Reply) => LifecycleEvent, signal?: AbortSignal): Promise<unknown> {
+    const run = this.queue.then(async () => {
+      await this.settled();
+      return new Promise<unknown>((resolve, reject) => {
+        if (this.closed) {
+          reject(new DutError('config', 'the DUT was closed', { dut: this.name }));
+          return;
+        }
+        if (signal?.aborted) {
+          reject(abortReason(signal, this.name));
+          return;
+        }
+        this.actor.send(make({ resolve, reject }));
+      });
+    });
     this.queue = run.catch(() => undefined);
-    return run;
+    return untilAborted(run, signal);
+  }
+
+  /** A fault from the console: recorded, told to the runner, and handed to the lifecycle. */
+  private faulted(error: DutError): void {
+    const fault = { at: Date.now(), error };
+    this.faults.push(fault);
+    for (const listener of this.faultListeners) listener(fault);
+    this.actor.send({ type: 'FAULT', error });
+  }
+
+  /**
+   * After a fault the DUT comes back by itself or not at all: a reset boots
+   * again, a kernel panic reboots (panic=N) into a new boot, a non-fatal trace
+   * (Oops, WARNING) leaves a shell that may still answer. What does not come
+   * back within the bounds is power-cycled by the machine.
+   */
+  private async recoverFromFault(fault: DutError, bootTimeoutMs: number): Promise<void> {
+    const console = this.requireConsole();
+    await this.dropSsh();
+    const fatal = fault.kind === 'reset' || /Kernel panic/.test(`${fault.message}\n${fault.excerpt ?? ''}`);
+    if (!fatal && this.serial) {
+      const answered = await this.serial.exec('true', { timeoutMs: 15_000, step: 'recover: is the shell alive' }).then(
+        (result) => result.exitCode === 0,
+        () => false,
+      );
+      if (answered) return;
+    }
+    console.expectReboot();
+    if (fault.kind === 'panic') {
+      await this.board.whileAlive(console.expect([KERNEL_BANNER], { timeoutMs: 120_000, step: 'recover: wait for the reboot after the panic', reset: 'allow' }));
+    }
+    await this.waitForShell(bootTimeoutMs, 'recover');
   }
 
   private requireConsole(): Console {
@@ -257,26 +392,94 @@ export class Dut {
       ...(this.options.config ? { config: this.options.config } : {}),
     });
     const stream = await this.board.console.open();
-    this.console = new Console({ stream, name: this.name, transcript: this.transcript });
+    this.console = new Console({ stream, name: this.name, transcript: this.transcript, onFault: (error) => this.faulted(error) });
   }
 
   private async waitForShell(timeoutMs: number, step: string): Promise<void> {
     this.shell = await this.board.whileAlive(login(this.requireConsole(), { timeoutMs, step }));
     this.serial = new SerialTransport({ shell: this.shell, dut: this.name, note: (text) => this.transcript.info(text) });
+    this.sshDown = undefined;
+    const id = await this.serial.exec(BOOT_ID, { timeoutMs: 30_000, step: `${step}: boot id` });
+    this.bootId = id.exitCode === 0 ? id.stdout.trim() : undefined;
   }
 
-  private async transportFor(kind: TransportKind): Promise<Transport> {
+  private async transportFor(kind: TransportKind, signal: AbortSignal): Promise<Transport> {
     if (kind === 'serial') {
       if (!this.serial) throw new DutError('console-lost', 'no shell on the console', { dut: this.name, step: 'serial' });
       return this.serial;
     }
+    if (this.sshDown) throw this.sshDown;
+    if (this.ssh?.connected) return this.ssh;
+    if (this.ssh) {
+      // Not redialled behind the caller's back: a dead link may mean the DUT rebooted, which the boot id tells.
+      this.transcript.info('ssh: the connection was lost; dialling again and checking the boot id');
+      await this.dropSsh();
+    }
+    this.ssh = await this.dialSsh(signal);
+    return this.ssh;
+  }
+
+  /**
+   * Dials sshd after a boot, with a deadline (sshd starts after the serial
+   * login). Meanwhile the serial console is asked whether waiting makes sense:
+   * once the system has finished booting and nothing listens on the SSH port,
+   * dialling on is pointless, and the error says what was found. The boot id
+   * over SSH must be the one the console logged in to: a different one is a
+   * reset nobody asked for.
+   */
+  private async dialSsh(signal: AbortSignal): Promise<SshTransport> {
     const endpoint = this.board.sshEndpoint();
     if (!this.runKey || !endpoint) throw new DutError('config', 'SSH is not available on this board', { dut: this.name, step: 'ssh' });
-    // Dialled on first use after each boot, with a deadline: sshd starts after the serial login.
-    this.ssh ??= await this.board.whileAlive(
-      SshTransport.connect({ ...endpoint, privateKey: this.runKey.privateKey, dut: this.name, note: (text) => this.transcript.info(text) }),
+    const started = Date.now();
+    const dialMs = this.options.sshDialMs ?? 120_000;
+    const dialling = this.board.whileAlive(
+      SshTransport.connect({ ...endpoint, privateKey: this.runKey.privateKey, dut: this.name, deadlineMs: dialMs, note: (text) => this.transcript.info(text) }),
     );
-    return this.ssh;
+    const hopeless = new AbortController();
+    const watching = this.serial ? this.watchSshFromSerial(hopeless.signal) : new Promise<never>(() => undefined);
+    let ssh: SshTransport;
+    try {
+      ssh = await untilAborted(Promise.race([dialling, watching]), signal);
+    } catch (error) {
+      void dialling.then((late) => late.close(), () => undefined);
+      if (error instanceof DutError && error.kind === 'ssh-unreachable') throw (this.sshDown = error);
+      if (error instanceof DutError && error.kind === 'timeout' && this.serial) {
+        const found = await diagnoseSsh(this.serial).catch((e: unknown) => ({ hopeless: false, text: `serial diagnosis failed: ${String(e)}` }));
+        throw (this.sshDown = new DutError('ssh-unreachable', `sshd not reachable for ${Math.round((Date.now() - started) / 1000)} s (${error.reason}); over the serial console: ${found.text}`, {
+          dut: this.name,
+          step: 'ssh connect',
+          excerpt: found.text,
+          cause: error,
+        }));
+      }
+      throw error;
+    } finally {
+      hopeless.abort();
+    }
+    const id = await ssh.exec(BOOT_ID, { timeoutMs: 30_000, step: 'ssh connect: boot id', signal });
+    if (this.bootId && id.exitCode === 0 && id.stdout.trim() !== this.bootId) {
+      await ssh.close();
+      throw new DutError('reset', `the DUT rebooted without being asked: its boot id is ${id.stdout.trim()}, the console logged in to ${this.bootId}`, {
+        dut: this.name,
+        step: 'ssh connect',
+        excerpt: this.requireConsole().recentText(),
+      });
+    }
+    return ssh;
+  }
+
+  /** Rejects with ssh-unreachable as soon as the console says the OS booted and nothing listens for SSH. */
+  private async watchSshFromSerial(stop: AbortSignal): Promise<never> {
+    const serial = this.serial as SerialTransport;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, SSH_DIAGNOSIS_INTERVAL_MS));
+      if (stop.aborted) return new Promise<never>(() => undefined);
+      const found = await diagnoseSsh(serial).catch(() => undefined);
+      if (stop.aborted) return new Promise<never>(() => undefined);
+      if (found?.hopeless) {
+        throw new DutError('ssh-unreachable', `sshd is not reachable and will not be: ${found.text}`, { dut: this.name, step: 'ssh connect', excerpt: found.text });
+      }
+    }
   }
 
   /** After a reboot the connection is dead anyway; the next SSH request dials again. */

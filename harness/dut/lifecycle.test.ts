@@ -3,7 +3,7 @@ import { createActor, fromPromise } from 'xstate';
 import { DutError } from '../errors.ts';
 import { lifecycle, type ExecRequest, type LifecycleEvent, type Reply } from './lifecycle.ts';
 
-type Fakes = Partial<Record<'prepare' | 'powerOn' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff', () => Promise<void>>> & {
+type Fakes = Partial<Record<'prepare' | 'powerOn' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault', () => Promise<void>>> & {
   exec?: (request: ExecRequest) => Promise<unknown>;
 };
 
@@ -25,6 +25,7 @@ function start(fakes: Fakes, maxBootAttempts = 2) {
       reboot: actor('reboot'),
       hardReset: actor('hardReset'),
       powerOff: actor('powerOff'),
+      recoverFromFault: actor('recoverFromFault'),
       exec: fromPromise<unknown, ExecRequest>(async ({ input }) => {
         calls.push(`exec ${input.describe}`);
         return (fakes.exec ?? (async () => 'ok'))(input);
@@ -87,11 +88,12 @@ test('a second boot attempt that succeeds clears the retry count', async (t) => 
   t.true(dut.states.includes('power-cycling'));
 });
 
-test('a command that fails is an error for the caller; a device failure during it latches broken', async (t) => {
-  let mode: 'plain' | 'panic' = 'plain';
+test("a command that fails is an error for the caller; a panic during it is the caller's, then the DUT recovers", async (t) => {
+  let mode: 'plain' | 'panic' | 'died' = 'plain';
   const dut = start({
     exec: async () => {
       if (mode === 'plain') throw new DutError('timeout', 'ssh command timed out', { dut: 'fake', step: 'ssh exec' });
+      if (mode === 'died') throw new DutError('process', 'QEMU exited (signal SIGKILL)', { dut: 'fake' });
       throw new DutError('panic', 'Kernel panic - not syncing: sysrq triggered crash', { dut: 'fake', step: 'serial exec' });
     },
   });
@@ -102,9 +104,82 @@ test('a command that fails is an error for the caller; a device failure during i
 
   mode = 'panic';
   const panic = await t.throwsAsync(dut.exec('echo c > /proc/sysrq-trigger'), { instanceOf: DutError });
-  t.is(panic?.kind, 'broken');
+  t.is(panic?.kind, 'panic');
   t.regex(panic?.message ?? '', /sysrq triggered crash/);
+  t.deepEqual(dut.states.slice(-3), ['busy', 'recovering', 'ready']);
+
+  mode = 'died';
+  const died = await t.throwsAsync(dut.exec('true'), { instanceOf: DutError });
+  t.is(died?.kind, 'broken');
   t.is(dut.states.at(-1), 'broken');
+});
+
+test('a FAULT while a command runs rejects it with the fault at once; the DUT recovers for the next request', async (t) => {
+  const dut = start({ exec: () => new Promise(() => undefined) });
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  const pending = dut.exec('sleep 600', 'ssh');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  dut.running.send({ type: 'FAULT', error: new DutError('reset', 'boot banner: BdsDxe: loading Boot0001', { dut: 'fake' }) });
+  const error = await t.throwsAsync(pending, { instanceOf: DutError });
+  t.is(error?.kind, 'reset');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.deepEqual(dut.states.slice(-3), ['busy', 'recovering', 'ready']);
+  t.is(dut.calls.at(-1), 'recoverFromFault');
+});
+
+test('a FAULT while idle recovers; when the DUT does not come back by itself it is power-cycled', async (t) => {
+  const dut = start({
+    recoverFromFault: async () => {
+      throw new DutError('timeout', 'no kernel banner after the panic', { dut: 'fake' });
+    },
+  });
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  dut.running.send({ type: 'FAULT', error: new DutError('panic', 'kernel trace: Kernel panic - not syncing', { dut: 'fake' }) });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.deepEqual(dut.states.slice(-5), ['ready', 'recovering', 'power-cycling', 'booting', 'ready']);
+});
+
+test('a reboot the harness had to rescue is rejected as reboot-hung (or as the panic seen), then the DUT is ready again', async (t) => {
+  let reboots = 0;
+  const dut = start(
+    {
+      reboot: async () => {
+        reboots++;
+        if (reboots === 1) throw new DutError('timeout', 'kernel boot 1 not seen within 120000 ms', { dut: 'fake', step: 'reboot', excerpt: 'reboot: Restarting system' });
+        if (reboots === 2) throw new DutError('panic', 'kernel trace: Kernel panic - not syncing: VFS', { dut: 'fake', step: 'reboot' });
+      },
+    },
+    3,
+  );
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  const hung = await t.throwsAsync(dut.send((reply) => ({ type: 'REBOOT', reply })), { instanceOf: DutError });
+  t.is(hung?.kind, 'reboot-hung');
+  t.regex(hung?.message ?? '', /did not come back by itself .*kernel boot 1 not seen/);
+  t.is(hung?.excerpt, 'reboot: Restarting system');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.deepEqual(dut.states.slice(-4), ['rebooting', 'power-cycling', 'booting', 'ready']);
+
+  const panic = await t.throwsAsync(dut.send((reply) => ({ type: 'REBOOT', reply })), { instanceOf: DutError });
+  t.is(panic?.kind, 'panic');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.is(dut.states.at(-1), 'ready');
+  await dut.send((reply) => ({ type: 'REBOOT', reply }));
+  t.is(reboots, 3, 'a reboot that comes back by itself resolves');
+});
+
+test('a hard reset after which the OS does not boot is rejected as reboot-hung', async (t) => {
+  let shells = 0;
+  const dut = start({
+    waitForShell: async () => {
+      if (++shells === 2) throw new DutError('timeout', 'no shell prompt within 360000 ms', { dut: 'fake', step: 'boot' });
+    },
+  });
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  const error = await t.throwsAsync(dut.send((reply) => ({ type: 'HARD_RESET', reply })), { instanceOf: DutError });
+  t.is(error?.kind, 'reboot-hung');
+  t.regex(error?.message ?? '', /after a reset the OS did not come back by itself/);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.is(dut.states.at(-1), 'ready');
 });
 
 test('a serial command timeout latches broken; RECOVER power-cycles back to ready', async (t) => {

@@ -10,8 +10,16 @@ import type { Transport } from '../transports/types.ts';
  *   idle → preparing → powering-on → booting → ready ⇄ busy
  *   ready → rebooting | resetting | powering-off → off
  *   booting/rebooting fail → power-cycling → booting (bounded) → broken
+ *   ready/busy + FAULT (a panic or reset the console saw) → recovering →
+ *     ready, or power-cycling when the DUT does not come back by itself
  *   broken latches: every later request fails at once with the first cause,
  *   until RECOVER power-cycles the board.
+ *
+ * What the harness rescues is never the OS's success: a REBOOT or HARD_RESET
+ * that needs a power cycle to come back is rejected (reboot-hung, or the
+ * panic seen on the way) before the rescue starts, and the request that a
+ * FAULT interrupts is rejected with the fault. Only then does the machine
+ * bring the DUT back for whoever comes next.
  */
 
 export interface Reply {
@@ -23,7 +31,9 @@ export interface Reply {
 export interface ExecRequest {
   transport: 'serial' | 'ssh';
   describe: string;
-  run(transport: Transport): Promise<unknown>;
+  /** The caller's signal: aborting it ends the operation (the remote command is killed). */
+  signal?: AbortSignal;
+  run(transport: Transport, signal: AbortSignal): Promise<unknown>;
 }
 
 export type LifecycleEvent =
@@ -32,14 +42,22 @@ export type LifecycleEvent =
   | { type: 'REBOOT'; reply: Reply }
   | { type: 'HARD_RESET'; reply: Reply }
   | { type: 'POWER_OFF'; reply: Reply }
-  | { type: 'RECOVER'; reply: Reply };
+  | { type: 'RECOVER'; reply: Reply }
+  /** The console saw a panic or a reset nobody asked for. */
+  | { type: 'FAULT'; error: DutError };
 
 export interface LifecycleContext {
   dut: string;
   maxBootAttempts: number;
   bootAttempts: number;
   pending: Reply | undefined;
+  /** Which request `pending` answers: a rescued REBOOT is rejected, a rescued BOOT is not. */
+  pendingType: LifecycleEvent['type'] | undefined;
   request: ExecRequest | undefined;
+  /** The fault being recovered from, handed to the recovery actor. */
+  fault: DutError | undefined;
+  /** Why the machine is power-cycling or recovering: the timeline says so. */
+  why: string | undefined;
   /** The first unrecoverable error; set once, reported by every later request. */
   cause: DutError | undefined;
 }
@@ -50,8 +68,10 @@ export interface LifecycleInput {
   maxBootAttempts: number;
 }
 
-/** Failures that say the device, not the command, is in trouble. */
-const DEVICE_FAILURES = new Set(['panic', 'reset', 'process']);
+/** What the console reports about the OS itself: recovered from, then the DUT carries on. */
+const FAULTS = new Set(['panic', 'reset']);
+/** Failures that say the board, not the command, is in trouble. */
+const DEVICE_FAILURES = new Set(['process']);
 /** ... and on the serial console also these: the shell is in an unknown state after them. */
 const SERIAL_FAILURES = new Set(['timeout', 'console-lost']);
 
@@ -77,6 +97,9 @@ export const lifecycle = setup({
     powerOn: unprovided('powerOn'),
     waitForShell: unprovided('waitForShell'),
     powerCycle: unprovided('powerCycle'),
+    recoverFromFault: fromPromise<void, DutError>(async () => {
+      throw new Error('lifecycle actor "recoverFromFault" was not provided');
+    }),
     exec: fromPromise<unknown, ExecRequest>(async () => {
       throw new Error('lifecycle actor "exec" was not provided');
     }),
@@ -86,18 +109,45 @@ export const lifecycle = setup({
   },
   guards: {
     canRetryBoot: ({ context }) => context.bootAttempts < context.maxBootAttempts,
+    isFault: ({ event }) => {
+      const error = (event as { error?: unknown }).error;
+      return error instanceof DutError && FAULTS.has(error.kind);
+    },
     isDeviceFailure: ({ context, event }) => {
       const error = (event as { error?: unknown }).error;
       if (!(error instanceof DutError)) return false;
+      // The caller gave up (its test timed out): the shell was interrupted on purpose.
+      if (context.request?.signal?.aborted) return false;
       return DEVICE_FAILURES.has(error.kind) || (context.request?.transport === 'serial' && SERIAL_FAILURES.has(error.kind));
     },
   },
   actions: {
     hold: assign({
       pending: ({ event }) => (event as { reply?: Reply }).reply,
+      pendingType: ({ event }) => event.type,
       request: ({ event }) => (event.type === 'EXEC' ? event.request : undefined),
     }),
-    countBoot: assign({ bootAttempts: ({ context }) => context.bootAttempts + 1 }),
+    holdFault: assign(({ context, event }) => {
+      const fault = asDutError((event as { error?: unknown }).error, context.dut, 'fault');
+      return { fault, why: fault.message };
+    }),
+    rejectWithFault: assign({
+      pending: ({ context, event }) => {
+        context.pending?.reject(asDutError((event as { error?: unknown }).error, context.dut, 'command'));
+        return undefined;
+      },
+    }),
+    rejectRescued: assign({
+      pending: ({ context, event }) => {
+        if (context.pendingType !== 'REBOOT' && context.pendingType !== 'HARD_RESET') return context.pending;
+        context.pending?.reject(rescuedError(context, (event as { error?: unknown }).error));
+        return undefined;
+      },
+    }),
+    countBoot: assign(({ context, event }) => ({
+      bootAttempts: context.bootAttempts + 1,
+      why: asDutError((event as { error?: unknown }).error, context.dut, 'boot').message,
+    })),
     resetBootCount: assign({ bootAttempts: 1 }),
     resolvePending: assign({
       pending: ({ context, event }) => {
@@ -126,6 +176,7 @@ export const lifecycle = setup({
         new DutError('config', `"${event.type}" is not possible now: the DUT is busy or not booted`, { dut: context.dut }),
       ),
     clearCause: assign({ cause: undefined }),
+    clearFault: assign({ fault: undefined }),
   },
 }).createMachine({
   id: 'dut',
@@ -134,7 +185,10 @@ export const lifecycle = setup({
     maxBootAttempts: input.maxBootAttempts,
     bootAttempts: 1,
     pending: undefined,
+    pendingType: undefined,
     request: undefined,
+    fault: undefined,
+    why: undefined,
     cause: undefined,
   }),
   initial: 'idle',
@@ -154,8 +208,8 @@ export const lifecycle = setup({
         src: 'waitForShell',
         onDone: { target: 'ready', actions: ['resetBootCount', 'resolvePending'] },
         onError: [
-          { guard: 'canRetryBoot', target: 'power-cycling', actions: 'countBoot' },
-          { target: 'broken', actions: 'latch' },
+          { guard: 'canRetryBoot', target: 'power-cycling', actions: ['rejectRescued', 'countBoot'] },
+          { target: 'broken', actions: ['rejectRescued', 'latch'] },
         ],
       },
     },
@@ -168,16 +222,31 @@ export const lifecycle = setup({
         REBOOT: { target: 'rebooting', actions: 'hold' },
         HARD_RESET: { target: 'resetting', actions: 'hold' },
         POWER_OFF: { target: 'powering-off', actions: 'hold' },
+        FAULT: { target: 'recovering', actions: 'holdFault' },
       },
     },
     busy: {
+      on: { FAULT: { target: 'recovering', actions: ['rejectWithFault', 'holdFault'] } },
       invoke: {
         src: 'exec',
         input: ({ context }) => context.request as ExecRequest,
         onDone: { target: 'ready', actions: 'resolvePending' },
         onError: [
+          // A serial command that saw the panic or reset itself, before or without a FAULT.
+          { guard: 'isFault', target: 'recovering', actions: ['rejectWithFault', 'holdFault'] },
           { guard: 'isDeviceFailure', target: 'broken', actions: 'latch' },
           { target: 'ready', actions: 'rejectPending' },
+        ],
+      },
+    },
+    recovering: {
+      invoke: {
+        src: 'recoverFromFault',
+        input: ({ context }) => context.fault as DutError,
+        onDone: { target: 'ready', actions: ['clearFault', 'resetBootCount'] },
+        onError: [
+          { guard: 'canRetryBoot', target: 'power-cycling', actions: ['clearFault', 'countBoot'] },
+          { target: 'broken', actions: ['clearFault', 'latch'] },
         ],
       },
     },
@@ -186,8 +255,8 @@ export const lifecycle = setup({
         src: 'reboot',
         onDone: { target: 'ready', actions: 'resolvePending' },
         onError: [
-          { guard: 'canRetryBoot', target: 'power-cycling', actions: 'countBoot' },
-          { target: 'broken', actions: 'latch' },
+          { guard: 'canRetryBoot', target: 'power-cycling', actions: ['rejectRescued', 'countBoot'] },
+          { target: 'broken', actions: ['rejectRescued', 'latch'] },
         ],
       },
     },
@@ -210,6 +279,23 @@ export const lifecycle = setup({
     },
   },
 });
+
+/**
+ * Why a reboot the harness had to rescue failed: the panic seen on the way if
+ * there was one (that is what the OS did), else reboot-hung with what the
+ * console showed last.
+ */
+function rescuedError(context: LifecycleContext, error: unknown): DutError {
+  const seen = asDutError(error, context.dut, 'reboot');
+  if (seen.kind === 'panic') return seen;
+  const what = context.pendingType === 'HARD_RESET' ? 'after a reset the OS' : 'the OS';
+  return new DutError('reboot-hung', `${what} did not come back by itself (${seen.reason}); the harness power-cycled it`, {
+    dut: context.dut,
+    step: seen.step ?? 'reboot',
+    excerpt: seen.excerpt,
+    cause: seen,
+  });
+}
 
 function brokenError(context: LifecycleContext): DutError {
   const cause = context.cause;

@@ -6,10 +6,12 @@
  */
 
 /**
- * fail  = the test's assertion failed (a product bug);
- * error = the infrastructure broke (the DUT never booted, the console died,
- *         QEMU crashed, the lifecycle latched broken, the test timed out).
- * The two are kept apart in every output: TAP, JUnit, summary and exit code.
+ * fail  = the OS under test misbehaved (an assertion, a command's exit code,
+ *         a kernel panic, an unexpected reset, a reboot that did not come back);
+ * error = the harness or the board infrastructure broke (QEMU died, the
+ *         console was lost, SSH never answered, a bug in the test, a timeout).
+ * The two are kept apart in every output: TAP, JUnit, summary and exit code;
+ * harness/runner/classify.ts holds the table that decides.
  */
 export type TestStatus = 'pass' | 'fail' | 'error' | 'skip';
 
@@ -20,8 +22,10 @@ export interface TestDiagnostics {
   expected?: unknown;
   actual?: unknown;
   stack?: string;
-  /** A DutErrorKind ('timeout', 'console-lost', ...) or 'interrupted'. */
-  errorKind?: string;
+  /** The named cause from the verdict table (harness/runner/classify.ts): 'panic', 'reboot-hung', 'console-lost', ... */
+  cause?: string;
+  /** The console transcript around the event that decided the verdict. */
+  excerpt?: string;
   dut?: string;
   step?: string;
 }

@@ -25,8 +25,8 @@
  *   the Jenkins attachments plugin and GitLab pick up.
  * - There is no "flaky" outcome: a known-flaky failure is a <testcase> with no
  *   child (it does not fail the run), and its diagnostics go in system-out.
- * - error @type is the error kind (timeout, console-lost, interrupted, ...);
- *   failure @type is the error kind when there is one, else "assertion".
+ * - @type of <failure> and <error> is the verdict's cause (panic,
+ *   reboot-hung, console-lost, interrupted, ...: harness/runner/classify.ts).
  */
 import { hostname as osHostname } from 'node:os';
 import { create } from 'xmlbuilder2';
@@ -117,7 +117,7 @@ function addSuite(root: XMLBuilder, run: TapRun, suite: TapSuite, index: number,
 
 function addCase(suite: XMLBuilder, test: TapCase, classname: string): void {
   const el = suite.ele('testcase', { name: token(test.name), classname, time: seconds(test.timeMs) });
-  const kind = typeof test.diag?.errorKind === 'string' ? test.diag.errorKind : undefined;
+  const kind = typeof test.diag?.cause === 'string' ? test.diag.cause : undefined;
   const message = firstLine(test.message ?? '');
   if (test.status === 'skip') {
     el.ele('skipped', { message: message || 'skipped' }).up();

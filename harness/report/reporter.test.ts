@@ -65,7 +65,7 @@ test('a full run writes results.tap (the TAP streamed to out), junit.xml and sum
     summary.suites.flatMap((s) => s.tests.map((x) => [x.title, x.status, x.knownFlaky, x.durationMs])),
     results.map((r) => [r.title, r.status, r.knownFlaky === true, r.durationMs]),
   );
-  t.like(summary.suites[0]?.tests[1], { errorKind: 'command', message: 'hostname mismatch', artifacts: ['os-basics/hostname/journal.txt'] });
+  t.like(summary.suites[0]?.tests[1], { cause: 'command', message: 'hostname mismatch', artifacts: ['os-basics/hostname/journal.txt'] });
   t.like(summary.suites[0]?.tests[2], { skipReason: 'requires feature hup, board lacks it' });
 });
 
@@ -120,7 +120,7 @@ test('SIGINT mid-suite: the running test and the unrun ones become errors with t
   const summary = readSummary(dir);
   t.like(summary, { interrupted: true, interruptedBy: 'SIGINT', exitCode: 2, counts: { total: 7, passed: 2, failed: 1, errors: 3, skipped: 1 } });
   t.deepEqual(
-    summary.suites[1]?.tests.map((x) => [x.title, x.status, x.message, x.errorKind, x.durationMs]),
+    summary.suites[1]?.tests.map((x) => [x.title, x.status, x.message, x.cause, x.durationMs]),
     [
       ['engine starts', 'pass', undefined, undefined, 60_000],
       ['pull is fast', 'error', 'not finished: run interrupted by SIGINT', 'interrupted', 5000],
@@ -169,7 +169,7 @@ test('a suite that ends short of its announced tests reports the rest as errors'
   reporter.suiteEnd({ suite: basics.suite, durationMs: 1300 });
   t.is(reporter.end(runEnd), 2);
   const tests = readSummary(dir).suites[0]?.tests ?? [];
-  t.deepEqual(tests.map((x) => [x.status, x.message, x.errorKind]).slice(1), [
+  t.deepEqual(tests.map((x) => [x.status, x.message, x.cause]).slice(1), [
     ['error', 'not run: suite ended after 1 of 3 tests', 'incomplete'],
     ['error', 'not run: suite ended after 1 of 3 tests', 'incomplete'],
   ]);

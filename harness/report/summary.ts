@@ -26,7 +26,9 @@ export interface TestSummary {
   durationMs: number;
   message?: string;
   skipReason?: string;
-  errorKind?: string;
+  cause?: string;
+  /** Transcript excerpt of the event behind a fail or error. */
+  excerpt?: string;
   artifacts?: string[];
 }
 
@@ -130,7 +132,8 @@ function testSummary(r: TestResult): TestSummary {
     durationMs: r.durationMs,
     ...(r.message !== undefined ? { message: r.message } : {}),
     ...(r.skipReason !== undefined ? { skipReason: r.skipReason } : {}),
-    ...(r.diagnostics?.errorKind !== undefined ? { errorKind: r.diagnostics.errorKind } : {}),
+    ...(r.diagnostics?.cause !== undefined ? { cause: r.diagnostics.cause } : {}),
+    ...(r.diagnostics?.excerpt !== undefined ? { excerpt: r.diagnostics.excerpt } : {}),
     ...(r.artifacts?.length ? { artifacts: r.artifacts } : {}),
   };
 }

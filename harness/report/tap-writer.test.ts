@@ -34,7 +34,7 @@ const EXPECTED = String.raw`TAP version 13
       ---
       severity: fail
       message: hostname mismatch
-      errorKind: command
+      cause: command
       dut: qemu-1
       step: test
       command: hostname
@@ -56,7 +56,7 @@ not ok 1 - os-basics # time=2000ms
       ---
       severity: error
       message: "dut qemu-1, step booting: no login prompt within 60000 ms"
-      errorKind: timeout
+      cause: timeout
       dut: qemu-1
       step: booting
       duration_ms: 60000

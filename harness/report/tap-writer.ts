@@ -18,7 +18,7 @@
  *         duration_ms: 500
  *         ...
  *       not ok 4 - boots again         error (infrastructure): severity: error,
- *         ---                          errorKind names the DutErrorKind
+ *         ---                          cause names the verdict's cause
  *         severity: error
  *         ...
  *       not ok 5 - flaky # TODO known flaky   a known-flaky failure: TAP's TODO,
@@ -120,12 +120,13 @@ export function diagnosticsOf(result: TestResult): Record<string, unknown> {
   const fields: Record<string, unknown> = {
     [SEVERITY_KEY]: result.status === 'error' ? 'error' : 'fail',
     message: result.message,
-    errorKind: d.errorKind,
+    cause: d.cause,
     dut: d.dut,
     step: d.step,
     command: d.command,
     exitCode: d.exitCode,
     outputTail: d.outputTail,
+    excerpt: d.excerpt,
     expected: d.expected,
     actual: d.actual,
     stack: d.stack,

@@ -14,7 +14,7 @@ export interface Unfinished {
   running?: TestStart;
   /** Why, e.g. "run interrupted by SIGINT". */
   reason: string;
-  /** errorKind in the diagnostics, e.g. "interrupted". */
+  /** cause in the diagnostics, e.g. "interrupted". */
   kind: string;
   now: number;
 }
@@ -28,7 +28,7 @@ export function unfinishedResults({ suite, done, running, reason, kind, now }: U
     durationMs: Math.max(0, now - startedAt),
     startedAt,
     message,
-    diagnostics: { errorKind: kind },
+    diagnostics: { cause: kind },
   });
   if (running) results.push(make(running.title, `not finished: ${reason}`, running.startedAt));
 

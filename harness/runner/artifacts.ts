@@ -24,12 +24,14 @@ const FAILURE_COMMANDS: [string, string][] = [
  * Collects the failure artifacts, each with a short bound: a DUT that does
  * not answer must not hold the run up. Returns the files written.
  */
-export async function collectFailureArtifacts(dut: Dut, dir: string): Promise<string[]> {
+export async function collectFailureArtifacts(dut: Dut, dir: string, signal?: AbortSignal): Promise<string[]> {
   const written: string[] = [];
   if (dut.state !== 'ready') return written;
+  // Over serial when SSH was found unreachable: the diagnosis is not paid twice.
+  const transport = dut.reachableTransport;
   for (const [name, command] of FAILURE_COMMANDS) {
     try {
-      const result = await dut.exec(command, { timeoutMs: 30_000 });
+      const result = await dut.exec(command, { timeoutMs: 30_000, transport, ...(signal ? { signal } : {}) });
       const file = path.join(dir, name);
       await writeFile(file, `$ ${command}\n# exit ${result.exitCode}\n${result.stdout}${result.stderr}`);
       written.push(file);

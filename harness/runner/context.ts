@@ -1,29 +1,46 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dut } from '../dut/dut.ts';
-import { CommandError, DutError } from '../errors.ts';
-import type { Feature, RunImages, TestContext } from './types.ts';
+import { abortReason, CommandError, DutError, tail } from '../errors.ts';
+import { untilAborted } from '../proc/abort.ts';
+import type { Feature, RunImages, TestContext, TestDut } from './types.ts';
 
 export interface ContextOptions {
   dut: Dut;
   images: RunImages;
   features: ReadonlySet<Feature>;
   artifacts: string;
+  /**
+   * The signal of the phase the test is in (its body, then its teardown):
+   * every DUT call of the context carries it, so a test that timed out or
+   * was failed by a fault stops talking to the DUT.
+   */
+  signal: () => AbortSignal;
   log(message: string): void;
 }
 
 /** A TestContext plus the runner's side of it: the teardown stack to unwind. */
 export interface OwnedContext extends TestContext {
-  runTeardowns(): Promise<unknown[]>;
+  runTeardowns(run: (fn: () => unknown) => Promise<unknown>): Promise<unknown[]>;
+}
+
+/** Thrown by `t.skip()`: the runner reports the test as skipped with the reason. */
+export class TestSkipped extends Error {
+  constructor(readonly reason: string) {
+    super(`skipped: ${reason}`);
+    this.name = 'TestSkipped';
+  }
 }
 
 export function createContext(options: ContextOptions): OwnedContext {
-  const { dut } = options;
+  const { dut, signal } = options;
   const teardowns: (() => unknown)[] = [];
   let artifactsMade: Promise<unknown> | undefined;
+  const testDut = scopedDut(dut, signal);
 
   const sh: TestContext['sh'] = async (command, opts = {}) => {
-    const result = await dut.exec(command, opts);
+    const result = await testDut.exec(command, opts);
     if (result.exitCode !== 0) {
       throw new CommandError(command, result.exitCode, `${result.stdout}${result.stderr}`, { dut: dut.name, step: `${result.transport} exec` });
     }
@@ -31,50 +48,86 @@ export function createContext(options: ContextOptions): OwnedContext {
   };
 
   return {
-    dut,
+    dut: testDut,
     images: options.images,
     board: { name: dut.board.name, deviceType: dut.board.deviceType, features: options.features },
     get artifacts() {
       artifactsMade ??= mkdir(options.artifacts, { recursive: true });
       return options.artifacts;
     },
+    get signal() {
+      return signal();
+    },
     sh,
     async stage(hostPath) {
       const media = dut.board.mediaPath(hostPath);
       if (media) return media;
       const remote = `/mnt/data/dutlab-${path.basename(hostPath)}`;
-      await dut.put(hostPath, remote, { timeoutMs: 30 * 60_000 });
-      teardowns.push(() => dut.exec(`rm -f ${remote}`).catch(() => undefined));
+      await testDut.put(hostPath, remote, { timeoutMs: 30 * 60_000 });
+      teardowns.push(() => testDut.exec(`rm -f ${remote}`));
       return remote;
     },
     async waitUntil(command, { timeoutMs, intervalMs = 2000, what }) {
       const deadline = Date.now() + timeoutMs;
       let last = { stdout: '', stderr: '', exitCode: -1 };
       while (Date.now() < deadline) {
-        last = await dut.exec(command, { timeoutMs: Math.max(5000, Math.min(60_000, deadline - Date.now())) });
+        last = await testDut.exec(command, { timeoutMs: Math.max(5000, Math.min(60_000, deadline - Date.now())) });
         if (last.exitCode === 0) return last.stdout.replace(/\n$/, '');
-        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+        await sleep(intervalMs, undefined, { signal: signal() }).catch(() => {
+          throw abortReason(signal(), dut.name, 'wait until');
+        });
       }
-      throw new CommandError(command, last.exitCode, `${what ?? command} not true within ${timeoutMs / 1000} s\n${last.stdout}${last.stderr}`, {
+      const output = tail(`${last.stdout}${last.stderr}`, 20);
+      throw new DutError('not-ready', `${what ?? `\`${command}\``} not true within ${timeoutMs / 1000} s (last exit ${last.exitCode})`, {
         dut: dut.name,
         step: 'wait until',
+        excerpt: output,
       });
     },
     teardown(fn) {
       teardowns.push(fn);
     },
+    skip(reason): never {
+      throw new TestSkipped(reason);
+    },
     log: options.log,
-    async runTeardowns() {
+    async runTeardowns(run) {
       const errors: unknown[] = [];
       while (teardowns.length > 0) {
         const fn = teardowns.pop();
+        if (!fn) continue;
         try {
-          await fn?.();
+          await run(fn);
         } catch (error) {
           errors.push(error instanceof DutError ? error : new Error(`teardown failed: ${String(error)}`));
         }
       }
       return errors;
     },
+  };
+}
+
+/** The DUT as a test sees it: every call carries the phase's signal. */
+function scopedDut(dut: Dut, signal: () => AbortSignal): TestDut {
+  return {
+    get name() {
+      return dut.name;
+    },
+    get board() {
+      return dut.board;
+    },
+    get state() {
+      return dut.state;
+    },
+    get defaultTransport() {
+      return dut.defaultTransport;
+    },
+    exec: (command, options = {}) => dut.exec(command, { ...options, signal: signal() }),
+    put: (local, remote, options = {}) => dut.put(local, remote, { ...options, signal: signal() }),
+    get: (remote, local, options = {}) => dut.get(remote, local, { ...options, signal: signal() }),
+    // A reboot cannot be taken back half-way: the caller stops waiting, the lifecycle finishes it.
+    reboot: (options) => untilAborted(dut.reboot(options), signal()),
+    hardReset: () => untilAborted(dut.hardReset(), signal()),
+    toleratingTraces: (work) => dut.toleratingTraces(work),
   };
 }

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transcript } from '../console/transcript.ts';
 import type { Dut } from '../dut/dut.ts';
-import { DutError } from '../errors.ts';
+import type { Fault } from '../dut/dut.ts';
+import { abortReason, DutError } from '../errors.ts';
+import { untilAborted } from '../proc/abort.ts';
 import { Reporter } from '../report/index.ts';
 import type { LoadedSuite } from './discover.ts';
 import { runSuites } from './run.ts';
@@ -23,17 +25,37 @@ interface FakeDut {
   commands: string[];
 }
 
-function fakeDut(script: (command: string) => { stdout?: string; exitCode?: number } | Error = () => ({})) {
+type Outcome = { stdout?: string; exitCode?: number } | Error | Promise<{ stdout?: string; exitCode?: number }>;
+
+function fakeDut(script: (command: string) => Outcome = () => ({})) {
   const record: FakeDut = { state: 'idle', cause: undefined, boots: 0, commands: [] };
+  const faults: Fault[] = [];
+  const listeners = new Set<(fault: Fault) => void>();
   const dut = {
     name: 'fake',
     transcript: new Transcript(),
     board: { name: 'fake', deviceType: 'generic-amd64', mediaPath: () => undefined, describe: () => ({}) },
+    reachableTransport: 'serial',
+    defaultTransport: 'serial',
     get state() {
       return record.state;
     },
     get cause() {
       return record.cause;
+    },
+    async settled() {},
+    onFault(listener: (fault: Fault) => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    faultSince(since: number) {
+      return faults.find((f) => f.at >= since);
+    },
+    /** What the console would do on a panic: record it and tell the listeners. */
+    fault(error: DutError) {
+      const fault = { at: Date.now(), error };
+      faults.push(fault);
+      for (const listener of listeners) listener(fault);
     },
     async boot() {
       record.boots++;
@@ -43,10 +65,12 @@ function fakeDut(script: (command: string) => { stdout?: string; exitCode?: numb
       record.cause = undefined;
       record.state = 'ready';
     },
-    async exec(command: string) {
+    async exec(command: string, options: { signal?: AbortSignal } = {}) {
       if (record.state === 'broken') throw new DutError('broken', `broken since: ${record.cause?.reason}`, { dut: 'fake' });
+      if (options.signal?.aborted) throw abortReason(options.signal);
       record.commands.push(command);
-      const outcome = script(command);
+      const scripted = script(command);
+      const outcome = scripted instanceof Promise ? await untilAborted(scripted, options.signal) : scripted;
       if (outcome instanceof DutError && outcome.kind === 'panic') {
         record.state = 'broken';
         record.cause = outcome;
@@ -55,14 +79,14 @@ function fakeDut(script: (command: string) => { stdout?: string; exitCode?: numb
       return { stdout: outcome.stdout ?? '', stderr: '', exitCode: outcome.exitCode ?? 0, durationMs: 1, transport: 'serial' };
     },
   };
-  return { dut: dut as unknown as Dut, record };
+  return { dut: dut as unknown as Dut, record, fake: dut };
 }
 
 function suite(name: string, tests: TestDefinition[], requires?: LoadedSuite['definition']['requires']): LoadedSuite {
   return { name, definition: { title: `the ${name} suite`, ...(requires ? { requires } : {}) }, tests };
 }
 
-async function run(suites: LoadedSuite[], dut: Dut, extra: { bail?: boolean; knownFlaky?: RegExp[]; grep?: RegExp; features?: Feature[] } = {}) {
+async function run(suites: LoadedSuite[], dut: Dut, extra: { bail?: boolean; knownFlaky?: RegExp[]; grep?: RegExp; features?: Feature[]; signal?: AbortSignal } = {}) {
   const reportsDir = await mkdtemp(path.join(tmpdir(), 'dutlab-run-'));
   const reporter = new Reporter({ reportsDir, out: null });
   reporter.start({ board: 'fake', deviceType: 'generic-amd64', image: 'x.img', startedAt: Date.now() });
@@ -76,7 +100,7 @@ async function run(suites: LoadedSuite[], dut: Dut, extra: { bail?: boolean; kno
     reportsDir,
     ...options,
   });
-  const exitCode = reporter.end({ durationMs: 1, timeline: [] });
+  const exitCode = reporter.end({ durationMs: 1, timeline: [], ...(extra.signal?.aborted ? { interrupted: 'SIGINT' } : {}) });
   const summary = JSON.parse(await readFile(path.join(reportsDir, 'summary.json'), 'utf8'));
   const results = summary.suites.flatMap((s: { tests: { title: string; status: string }[] }) => s.tests.map((t) => `${t.title}:${t.status}`));
   return { exitCode, summary, results, reportsDir };
@@ -137,7 +161,7 @@ test('a DUT that latches broken makes the remaining tests errors at once, with t
     ],
     dut,
   );
-  t.deepEqual(results, ['crashes:error', 'would wait:error']);
+  t.deepEqual(results, ['crashes:fail', 'would wait:error']);
   t.false(ranAfter, 'the body of a test on a broken DUT does not run');
   t.true(Date.now() - started < 5000);
   t.is(exitCode, 2);
@@ -194,4 +218,94 @@ test('a test that outlives its timeout is an error naming the timeout', async (t
   const { results, summary } = await run([suite('a', [{ title: 'slow', timeoutMs: 200, run: () => new Promise((resolve) => setTimeout(resolve, 2000)) }])], dut);
   t.deepEqual(results, ['slow:error']);
   t.regex(JSON.stringify(summary), /did not finish within 0.2 s/);
+  t.is(summary.suites[0].tests[0].cause, 'timeout');
+});
+
+test('a timed-out test is stopped: its pending command is aborted, then artifacts are collected, then teardowns run', async (t) => {
+  const events: string[] = [];
+  const { dut } = fakeDut((command) => {
+    events.push(command.split(' ')[0] ?? command);
+    return command === 'hang' ? new Promise(() => undefined) : {};
+  });
+  let after = 0;
+  const { results } = await run(
+    [
+      suite('a', [
+        {
+          title: 'hangs',
+          timeoutMs: 300,
+          run: async (c) => {
+            c.teardown(() => c.dut.exec('teardown'));
+            await c.sh('hang').catch((error: unknown) => {
+              events.push(`aborted: ${(error as DutError).kind}`);
+            });
+            // Were the body not stopped, it would go on talking to the DUT.
+            after++;
+            await c.sh('after-timeout');
+          },
+        },
+      ]),
+    ],
+    dut,
+  );
+  t.deepEqual(results, ['hangs:error']);
+  t.deepEqual(events, ['hang', 'aborted: timeout', 'journalctl', 'dmesg', 'balena-engine', 'teardown']);
+  t.is(after, 1, 'the body went on, but its next command was refused');
+});
+
+test('a fault the console sees fails the running test at once with its cause, whatever the test was doing', async (t) => {
+  const { dut, fake } = fakeDut();
+  const started = Date.now();
+  setTimeout(() => fake.fault(new DutError('panic', 'kernel trace: Kernel panic - not syncing: sysrq', { dut: 'fake', excerpt: 'Kernel panic - not syncing: sysrq\n---[ end Kernel panic' })), 200);
+  const { results, summary } = await run(
+    [suite('a', [{ title: 'sleeps', run: (c) => new Promise((resolve) => setTimeout(resolve, 30_000, c)) }, pass('next')])],
+    dut,
+  );
+  t.true(Date.now() - started < 5000, 'not after the sleep');
+  t.deepEqual(results, ['sleeps:fail', 'next:pass']);
+  const failedTest = summary.suites[0].tests[0];
+  t.is(failedTest.cause, 'panic');
+  t.regex(failedTest.excerpt, /end Kernel panic/);
+});
+
+test('an SSH link lost just before the console reports a reset is charged as the reset', async (t) => {
+  const { dut, fake } = fakeDut((command) => {
+    if (command !== 'loop') return {};
+    setTimeout(() => fake.fault(new DutError('reset', 'boot banner: BdsDxe: loading Boot0001', { dut: 'fake' })), 500);
+    return new DutError('console-lost', 'SSH connection lost while `loop` ran', { dut: 'fake' });
+  });
+  const { summary } = await run([suite('a', [{ title: 'loops', run: async (c) => void (await c.sh('loop')) }])], dut);
+  t.is(summary.suites[0].tests[0].status, 'fail');
+  t.is(summary.suites[0].tests[0].cause, 'unexpected-reset');
+});
+
+test('t.skip() skips with the reason; beforeEach runs before every test with its context', async (t) => {
+  const { dut, record } = fakeDut();
+  const definition = {
+    title: 'with beforeEach',
+    beforeEach: async (c: { sh(command: string): Promise<string> }) => void (await c.sh('reset state')),
+  };
+  const { summary } = await run(
+    [{ name: 'a', definition, tests: [{ title: 'lacks a hostapp', run: async (c) => c.skip('the run has no hostapp') }, pass('plain')] }],
+    dut,
+  );
+  t.like(summary.suites[0].tests[0], { status: 'skip', skipReason: 'the run has no hostapp' });
+  t.is(summary.suites[0].tests[1].status, 'pass');
+  t.deepEqual(record.commands, ['reset state', 'reset state']);
+});
+
+test('an interrupted run stops the running test as interrupted and starts nothing else', async (t) => {
+  const { dut, record } = fakeDut((command) => (command === 'long' ? new Promise(() => undefined) : {}));
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new DutError('interrupted', 'run interrupted by SIGINT')), 200);
+  const { results, exitCode, summary } = await run(
+    [suite('a', [{ title: 'long', run: async (c) => void (await c.sh('long')) }, pass('next')]), suite('b', [pass('other')])],
+    dut,
+    { signal: controller.signal },
+  );
+  t.deepEqual(results, ['long:error', 'next:error']);
+  t.is(summary.suites[0].tests[0].cause, 'interrupted');
+  t.regex(summary.suites[0].tests[1].message, /not run: run interrupted by SIGINT/);
+  t.is(exitCode, 2);
+  t.false(record.commands.includes('other'));
 });

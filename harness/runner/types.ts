@@ -29,8 +29,14 @@ export interface RunImages {
   busybox?: string;
 }
 
+/**
+ * The DUT as a test holds it: the Dut's own calls, each carrying the test's
+ * signal, so a test that is stopped stops talking to the device.
+ */
+export type TestDut = Pick<Dut, 'name' | 'board' | 'state' | 'defaultTransport' | 'exec' | 'put' | 'get' | 'reboot' | 'hardReset' | 'toleratingTraces'>;
+
 export interface TestContext {
-  readonly dut: Dut;
+  readonly dut: TestDut;
   readonly images: RunImages;
   readonly board: { name: string; deviceType: string; features: ReadonlySet<Feature> };
   /** This test's own artifact folder (created on demand). */
@@ -47,10 +53,22 @@ export interface TestContext {
    * else a verified copy under /mnt/data over the transport.
    */
   stage(hostPath: string): Promise<string>;
-  /** Polls `command` until it exits 0 or the deadline passes (then fails with its last output). */
+  /** Polls `command` until it exits 0; past the deadline the test fails as not-ready, with the last output. */
   waitUntil(command: string, options: { timeoutMs: number; intervalMs?: number; what?: string }): Promise<string>;
   /** Registers clean-up that runs after the test (or suite), even after a failure, last first. */
   teardown(fn: () => unknown): void;
+  /**
+   * Ends the test as skipped with the reason: a prerequisite the run lacks
+   * (no hostapp of another version, a production image) is not a failure.
+   */
+  skip(reason: string): never;
+  /**
+   * Aborted when the test must stop: it ran out of time, the DUT panicked or
+   * reset under it, or the run was interrupted. `t.sh`, `t.dut.exec` and the
+   * other DUT calls of this context already honour it; pass it to any other
+   * long wait of your own.
+   */
+  readonly signal: AbortSignal;
   log(message: string): void;
 }
 
@@ -66,6 +84,8 @@ export interface SuiteDefinition {
   title: string;
   requires?: Requirements;
   setup?(t: TestContext): Promise<void>;
+  /** Runs before every test, with that test's context; a failure here is that test's error. */
+  beforeEach?(t: TestContext): Promise<void>;
   teardown?(t: TestContext): Promise<void>;
 }
 

@@ -102,7 +102,11 @@ export class SerialTransport implements Transport {
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     this.checkOpen(options.step ?? 'exec');
-    const result = await this.shell.run(command, { timeoutMs: options.timeoutMs ?? this.options.timeoutMs, step: options.step });
+    const result = await this.shell.run(command, {
+      timeoutMs: options.timeoutMs ?? this.options.timeoutMs,
+      step: options.step,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     return { stdout: result.output, stderr: '', exitCode: result.exitCode, durationMs: result.durationMs };
   }
 
@@ -120,7 +124,7 @@ export class SerialTransport implements Transport {
         const block = data.subarray(at, at + this.blockBytes);
         const command = block.length ? writeBlockCommand(tools.encoding, block, part, at === 0) : `: > ${posixQuote(part)}`;
         const label = `writing block ${++blocks} (bytes ${at}-${at + block.length}) of ${remotePath}`;
-        await this.mustRun(command, label, step, deadline, remotePath);
+        await this.mustRun(command, label, step, deadline, remotePath, options.signal);
       }
       await this.verify(tools.checksum, part, remotePath, data, step, deadline);
       const chmod = options.mode === undefined ? '' : `chmod ${options.mode.toString(8)} ${posixQuote(part)} && `;
@@ -145,7 +149,7 @@ export class SerialTransport implements Transport {
       throw new TransferError('remote', remotePath, `${expected.size} bytes is more than a serial get takes (${MAX_GET_BYTES})`, { dut: this.dut, step });
     }
     if (options.timeoutMs === undefined) deadline = started + this.defaultTimeout(expected.size);
-    const text = await this.mustRun(readFileCommand(tools.encoding, remotePath), `reading ${remotePath}`, step, deadline, remotePath);
+    const text = await this.mustRun(readFileCommand(tools.encoding, remotePath), `reading ${remotePath}`, step, deadline, remotePath, options.signal);
     const data = decode(tools.encoding, text);
     if (!data) throw new TransferError('encoding', remotePath, `what came back is not valid ${tools.encoding === 'base64' ? 'base64' : 'od hex'}`, { dut: this.dut, step });
     this.compare(tools.checksum, remotePath, step, expected, facts(tools.checksum, data));
@@ -205,10 +209,10 @@ export class SerialTransport implements Transport {
   }
 
   /** Runs a transfer command within the deadline; its output, or a TransferError if it exits non-zero. */
-  private async mustRun(command: string, label: string, step: string, deadline: number, remotePath: string): Promise<string> {
+  private async mustRun(command: string, label: string, step: string, deadline: number, remotePath: string, signal?: AbortSignal): Promise<string> {
     const timeoutMs = deadline - Date.now();
     if (timeoutMs <= 0) throw new DutError('timeout', `transfer of ${remotePath}: out of time before ${label}`, { dut: this.dut, step });
-    const result = await this.shell.run(command, { timeoutMs, step });
+    const result = await this.shell.run(command, { timeoutMs, step, ...(signal ? { signal } : {}) });
     if (result.exitCode !== 0) {
       const output = tail(result.output, 5);
       throw new TransferError('remote', remotePath, `${label}: exited ${result.exitCode}${output ? `: ${output}` : ''}`, { dut: this.dut, step, excerpt: output });

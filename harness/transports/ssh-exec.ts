@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { ClientChannel } from 'ssh2';
-import { DutError, tail } from '../errors.ts';
+import { abortReason, DutError, tail } from '../errors.ts';
 import type { SshLink } from './ssh-link.ts';
 
 export interface ChannelRun {
@@ -26,6 +26,8 @@ export interface ChannelRun {
   step: string;
   /** Piped to the command's stdin; without it stdin is at EOF. */
   stdin?: Readable;
+  /** Ends the command as a timeout does (channel closed, process group killed), then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface RawExec {
@@ -112,19 +114,35 @@ export function runOnLink(link: SshLink, command: string, run: ChannelRun): Prom
         `SSH connection lost while \`${shortCommand(command)}\` ran (${reason}); not re-run: it may or may not have taken effect`,
         errorOptions(),
       );
-    const unsubscribe = link.onLost((reason) => {
+    const unsubscribeLost = link.onLost((reason) => {
       channel?.destroy();
       if (!timedOut) finish(lost(reason));
     });
-    const timer = setTimeout(() => {
+    // Settles only once what the command left running is killed, so a caller
+    // that gave up knows the DUT is no longer running it.
+    const giveUp = (end: (killed: string) => Error): void => {
+      if (timedOut || settled) return;
       timedOut = true;
       if (channel) channel.close();
-      const what = `\`${shortCommand(command)}\` did not finish within ${run.timeoutMs} ms; its channel was closed`;
       reap(link, token, run).then(
-        (groups) => finish(new DutError('timeout', `${what} and ${groups ? 'its process group killed' : 'nothing of it found running'}`, errorOptions())),
-        (error: Error) => finish(new DutError('timeout', `${what}; killing what it left running failed: ${error.message}`, errorOptions())),
+        (groups) => finish(end(groups ? 'its process group killed' : 'nothing of it found running')),
+        (error: Error) => finish(end(`killing what it left running failed: ${error.message}`)),
       );
+    };
+    const timer = setTimeout(() => {
+      const what = `\`${shortCommand(command)}\` did not finish within ${run.timeoutMs} ms; its channel was closed`;
+      giveUp((killed) => new DutError('timeout', `${what}, ${killed}`, errorOptions()));
     }, run.timeoutMs);
+    const onAbort = (): void => giveUp(() => abortReason(run.signal as AbortSignal, run.dut, run.step));
+    run.signal?.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = (): void => {
+      unsubscribeLost();
+      run.signal?.removeEventListener('abort', onAbort);
+    };
+    if (run.signal?.aborted) {
+      finish(abortReason(run.signal, run.dut, run.step));
+      return;
+    }
 
     const onClosed = (): void => {
       if (timedOut) return;
@@ -185,7 +203,7 @@ export function runOnLink(link: SshLink, command: string, run: ChannelRun): Prom
 /** Kills what a timed-out command left running; resolves with how many process groups. */
 async function reap(link: SshLink, token: string, run: ChannelRun): Promise<number> {
   if (!link.alive) throw new Error(`the connection is gone (${link.lostReason ?? ''})`);
-  const result = await runOnLink(link, reapScript(token), { timeoutMs: REAP_TIMEOUT_MS, dut: run.dut, step: run.step });
+  const result = await runOnLink(link, reapScript(token), { timeoutMs: REAP_TIMEOUT_MS, dut: run.dut, step: `${run.step}: reap` });
   const killed = Number(result.stdout.toString().trim());
   if (result.exitCode !== 0 || !Number.isInteger(killed)) throw new Error(`exit ${result.exitCode}: ${result.stderr.toString().trim()}`);
   return killed;

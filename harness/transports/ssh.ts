@@ -10,6 +10,7 @@
  */
 import ssh2 from 'ssh2';
 import { DutError } from '../errors.ts';
+import { untilAborted } from '../proc/abort.ts';
 import { fileMethod, getFile, putFile, type FileContext, type FileMethod } from './ssh-files.ts';
 import { runOnLink } from './ssh-exec.ts';
 import type { HostKeySeen } from './ssh-keys.ts';
@@ -146,7 +147,12 @@ export class SshTransport implements Transport {
     const step = options.step ?? 'exec';
     const run = async (): Promise<ExecResult> => {
       const link = await this.live(step);
-      const raw = await runOnLink(link, command, { timeoutMs: options.timeoutMs ?? this.timeoutMs, dut: this.dut, step });
+      const raw = await runOnLink(link, command, {
+        timeoutMs: options.timeoutMs ?? this.timeoutMs,
+        dut: this.dut,
+        step,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       const result: ExecResult = { stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8'), exitCode: raw.exitCode, durationMs: raw.durationMs };
       if (raw.signal) result.signal = raw.signal;
       return result;
@@ -157,22 +163,29 @@ export class SshTransport implements Transport {
   async put(localPath: string, remotePath: string, options: PutOptions = {}): Promise<void> {
     const step = options.step ?? `put ${remotePath}`;
     const started = Date.now();
-    const { bytes, method } = await this.retryOnce(step, async () => {
-      const context = await this.fileContext(step, options.timeoutMs);
-      const method = await this.fileMethod(context);
-      return { bytes: await putFile(context, method, localPath, remotePath, options.mode), method };
-    });
+    // A transfer cut short leaves at most its temporary file behind: the remote path only ever holds a whole file.
+    const { bytes, method } = await untilAborted(
+      this.retryOnce(step, async () => {
+        const context = await this.fileContext(step, options.timeoutMs);
+        const method = await this.fileMethod(context);
+        return { bytes: await putFile(context, method, localPath, remotePath, options.mode), method };
+      }),
+      options.signal,
+    );
     this.recordTransfer(transferStats('put', remotePath, bytes, Date.now() - started, method));
   }
 
   async get(remotePath: string, localPath: string, options: GetOptions = {}): Promise<void> {
     const step = options.step ?? `get ${remotePath}`;
     const started = Date.now();
-    const { bytes, method } = await this.retryOnce(step, async () => {
-      const context = await this.fileContext(step, options.timeoutMs);
-      const method = await this.fileMethod(context);
-      return { bytes: await getFile(context, method, remotePath, localPath), method };
-    });
+    const { bytes, method } = await untilAborted(
+      this.retryOnce(step, async () => {
+        const context = await this.fileContext(step, options.timeoutMs);
+        const method = await this.fileMethod(context);
+        return { bytes: await getFile(context, method, remotePath, localPath), method };
+      }),
+      options.signal,
+    );
     this.recordTransfer(transferStats('get', remotePath, bytes, Date.now() - started, method));
   }
 

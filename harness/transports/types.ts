@@ -23,12 +23,16 @@ export interface ExecResult {
 
 export interface ExecOptions {
   timeoutMs?: number;
+  /** Aborting ends the operation on the DUT too (its command killed), then it rejects with the signal's reason. */
+  signal?: AbortSignal;
   /** Names the step in errors: "dut qemu-1, step hup: ...". */
   step?: string;
 }
 
 export interface PutOptions {
   timeoutMs?: number;
+  /** Aborting ends the operation on the DUT too (its command killed), then it rejects with the signal's reason. */
+  signal?: AbortSignal;
   /** Permission bits of the remote file (e.g. 0o755); without it the DUT's default applies. */
   mode?: number;
   step?: string;
@@ -36,6 +40,8 @@ export interface PutOptions {
 
 export interface GetOptions {
   timeoutMs?: number;
+  /** Aborting ends the operation on the DUT too (its command killed), then it rejects with the signal's reason. */
+  signal?: AbortSignal;
   step?: string;
 }
 

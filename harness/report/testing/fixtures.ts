@@ -43,7 +43,7 @@ export const results: TestResult[] = [
       outputTail: 'line one\n\x1b[31mline two\x1b[0m',
       expected: 'dut-1',
       actual: 'localhost',
-      errorKind: 'command',
+      cause: 'command',
       dut: 'qemu-1',
       step: 'test',
     },
@@ -58,7 +58,7 @@ export const results: TestResult[] = [
     durationMs: 60_000,
     startedAt: T0 + 10_000,
     message: 'dut qemu-1, step booting: no login prompt within 60000 ms',
-    diagnostics: { errorKind: 'timeout', dut: 'qemu-1', step: 'booting' },
+    diagnostics: { cause: 'timeout', dut: 'qemu-1', step: 'booting' },
   },
   {
     suite: 'engine',
