@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, truncate, writeFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -8,7 +8,13 @@ import tar from 'tar-stream';
 import { ConfigError } from '../../harness/errors.ts';
 import { inspectHostapp } from './hostapp.ts';
 
-const temp = () => mkdtemp(path.join(tmpdir(), 'dutlab-inspect-'));
+const dirs: string[] = [];
+const temp = async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-inspect-'));
+  dirs.push(dir);
+  return dir;
+};
+test.after.always(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 
 interface Member {
   name: string;

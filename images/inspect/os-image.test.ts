@@ -1,5 +1,5 @@
 import test from 'ava';
-import { copyFile, mkdir, mkdtemp, open, readFile, symlink, truncate, writeFile, chmod } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, open, readFile, symlink, truncate, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,13 @@ import { ConfigError } from '../../harness/errors.ts';
 import { inspectOsImage } from './os-image.ts';
 
 const MiB = 1024 * 1024;
-const temp = () => mkdtemp(path.join(tmpdir(), 'dutlab-inspect-'));
+const dirs: string[] = [];
+const temp = async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-inspect-'));
+  dirs.push(dir);
+  return dir;
+};
+test.after.always(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 
 interface Part {
   name: string;
