@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { defineTests } from '../../harness/runner/types.ts';
-import { bootEnv, loadBusybox, rollbackFiles } from '../lib/device.ts';
+import { defineTests, type TestContext } from '../../harness/runner/types.ts';
+import { bootEnv, byState, loadBusybox, rollbackFiles } from '../lib/device.ts';
 import { currentState, hostappFor, stageUpdate } from '../lib/hup.ts';
 
 const ROLLBACK_TEST_MS = 30 * 60_000;
 
 /** Mounts the freshly written inactive root for a test to break it. */
-async function withInactiveRoot(t: Parameters<Parameters<typeof defineTests>[0]['run']>[0], command: string): Promise<void> {
-  await t.sh(
-    `mkdir -p /mnt/sysroot/inactive && mount "$(readlink -f /dev/disk/by-state/inactive)" /mnt/sysroot/inactive && (${command}); status=$?; sync; umount /mnt/sysroot/inactive; exit $status`,
-  );
+async function withInactiveRoot(t: TestContext, command: string): Promise<void> {
+  const { device } = await byState(t, 'inactive');
+  await t.sh(`mkdir -p /mnt/sysroot/inactive && mount ${device} /mnt/sysroot/inactive && (${command}); status=$?; sync; umount /mnt/sysroot/inactive; exit $status`);
 }
 
 export default defineTests(
@@ -19,11 +18,13 @@ export default defineTests(
     async run(t) {
       const before = await currentState(t);
       const target = hostappFor(t, 'next', before.version);
+      // Loaded now, while the engine works: images live on the data
+      // partition, which neither the update nor the rollback touch.
+      await loadBusybox(t);
       // balenaOS waits 15 × 60 s; 3 × 10 s proves the same path in minutes.
       await t.sh('printf "TIMEOUT=10\\nCOUNT=3\\n" > /mnt/state/rollback-health-variables');
-      t.teardown(() => t.dut.exec('rm -f /mnt/state/rollback-health-variables /mnt/state/rollback-health-triggered'));
 
-      await stageUpdate(t, target.file, before);
+      await stageUpdate(t, target, before);
       // As balena's suite does: the new OS's engine binary becomes /dev/null.
       await withInactiveRoot(t, 'ln -sf /dev/null /mnt/sysroot/inactive/usr/bin/balena-engine');
       // The new OS boots, rollback-health gives up after COUNT checks and
@@ -38,7 +39,6 @@ export default defineTests(
       assert.ok(files.includes('rollback-health-triggered'), `rollback-health-triggered present: ${files.join(', ')}`);
       assert.ok(!files.includes('rollback-altboot-triggered'), 'no altboot rollback');
       assert.equal((await bootEnv(t))['upgrade_available'], '0');
-      await loadBusybox(t);
       assert.equal(await t.sh('balena-engine run --rm dutlab/busybox echo engine ok'), 'engine ok');
     },
   },
@@ -48,8 +48,8 @@ export default defineTests(
     async run(t) {
       const before = await currentState(t);
       const target = hostappFor(t, 'next', before.version);
-      t.teardown(() => t.dut.exec('rm -f /mnt/state/rollback-altboot-triggered'));
-      await stageUpdate(t, target.file, before);
+      await loadBusybox(t);
+      await stageUpdate(t, target, before);
       await withInactiveRoot(t, 'rm -f /mnt/sysroot/inactive/sbin/init /mnt/sysroot/inactive/usr/sbin/init');
       // The new kernel panics without an init (and reboots: panic=10), GRUB
       // tries once more, then boots the old root, whose rollback-altboot
@@ -62,7 +62,6 @@ export default defineTests(
       const files = await rollbackFiles(t);
       assert.ok(files.includes('rollback-altboot-triggered'), `rollback-altboot-triggered present: ${files.join(', ')}`);
       assert.equal((await bootEnv(t))['upgrade_available'], '0');
-      await loadBusybox(t);
       assert.equal(await t.sh('balena-engine run --rm dutlab/busybox echo engine ok'), 'engine ok');
     },
   },

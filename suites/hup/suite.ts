@@ -1,13 +1,12 @@
 import { defineSuite } from '../../harness/runner/types.ts';
+import { returnToCommitted } from '../lib/hup.ts';
 
 export default defineSuite({
   title: 'Host OS update: hostapp-update, A/B switch, rollback-health, rollback-altboot',
   requires: { features: ['hup'] },
-  async setup(t) {
-    // Each test starts from a committed system: no update on trial, no leftovers.
-    await t.dut.exec('rm -f /mnt/state/rollback-health-variables /mnt/state/rollback-*-triggered');
-  },
-  async teardown(t) {
-    await t.dut.exec('rm -f /mnt/state/rollback-health-variables /mnt/state/rollback-*-triggered');
-  },
+  // Each test starts from a committed system, whatever the test before it
+  // left: a failed update test must not become the next test's failure.
+  beforeEach: returnToCommitted,
+  // And whatever runs after the suite finds one too.
+  teardown: returnToCommitted,
 });

@@ -11,13 +11,13 @@ export async function waitForEngine(t: TestContext): Promise<void> {
   await t.waitUntil('balena-engine info >/dev/null 2>&1', { timeoutMs: ENGINE_READY_MS, what: 'the engine answering' });
 }
 
-/** Loads dutlab/busybox and dutlab/busybox-health into the engine (idempotent). */
+/** Loads dutlab/busybox and dutlab/busybox-health into the engine (idempotent); skips the test when the run has no such image. */
 export async function loadBusybox(t: TestContext): Promise<void> {
-  if (!t.images.busybox) throw new Error('the run has no busybox container image');
+  const busybox = t.images.busybox ?? t.skip('the run has no busybox container image (dutlab-busybox.tar, which `dutlab image build` writes)');
   await waitForEngine(t);
   const present = await t.dut.exec('balena-engine image inspect dutlab/busybox dutlab/busybox-health >/dev/null 2>&1');
   if (present.exitCode === 0) return;
-  await t.sh(`balena-engine load -q -i ${await t.stage(t.images.busybox)}`, { timeoutMs: 300_000 });
+  await t.sh(`balena-engine load -q -i ${await t.stage(busybox)}`, { timeoutMs: 300_000 });
 }
 
 export async function osRelease(t: TestContext): Promise<Record<string, string>> {
@@ -34,9 +34,11 @@ export async function osVersion(t: TestContext): Promise<string> {
   return (await osRelease(t))['VERSION'] ?? '';
 }
 
+export const GRUBENV = '/mnt/boot/grubenv';
+
 /** The GRUB environment block, parsed (key=value lines padded with #). */
 export async function bootEnv(t: TestContext): Promise<Record<string, string>> {
-  const text = await t.sh('cat /mnt/boot/grubenv');
+  const text = await t.sh(`cat ${GRUBENV}`);
   return Object.fromEntries(
     text
       .split('\n')
@@ -45,17 +47,79 @@ export async function bootEnv(t: TestContext): Promise<Record<string, string>> {
   );
 }
 
-/** The label of the partition a by-state link points at: resin-rootA, balena-rootB, ... */
+/** A partition as /dev/disk/by-state names it. */
+export interface StatePartition {
+  /** Its filesystem label (resin-state, balena-rootB, ...): the name of the link that resolved it. */
+  label: string;
+  /** /dev/disk/by-state/<label> */
+  link: string;
+  /** The block device the link leads to. */
+  device: string;
+  /** Its device number as the kernel and findmnt print it (MAJ:MIN). */
+  devno: string;
+}
+
+/** The partitions by their balenaOS names, and the two roots by their role. */
+export type PartitionName = 'boot' | 'rootA' | 'rootB' | 'state' | 'data' | 'active' | 'inactive';
+
+/**
+ * Resolves a partition through its label's by-state link. The prefix is
+ * whichever of resin- and balena- this image's udev linked: the link that
+ * leads to a block device wins (readlink -e fails on a missing or dangling
+ * link, where readlink -f would still print a path). `active` and `inactive`
+ * are resolved to their root's label first, and its link must lead to the
+ * same device. Fails the test, naming the links, when none resolves.
+ */
+export async function byState(t: TestContext, name: PartitionName): Promise<StatePartition> {
+  const role = name === 'active' || name === 'inactive';
+  const candidates = role
+    ? `root=$(readlink -e /dev/disk/by-state/${name}) || { echo "/dev/disk/by-state/${name} leads nowhere" >&2; exit 1; }; candidates=/dev/disk/by-state/$(blkid -s LABEL -o value "$root")`
+    : `root=; candidates="/dev/disk/by-state/resin-${name} /dev/disk/by-state/balena-${name}"`;
+  const found = await t.sh(
+    `${candidates}; for link in $candidates; do device=$(readlink -e "$link") && test -b "$device" || continue; ` +
+      `test -z "$root" || test "$device" = "$root" || { echo "$link leads to $device, /dev/disk/by-state/${name} to $root" >&2; exit 1; }; ` +
+      `printf '%s\\n' "$link" "$device" "$(cat "/sys/class/block/\${device##*/}/dev")"; exit 0; done; ` +
+      `echo "no by-state link for ${name} leads to a block device (tried $candidates)" >&2; exit 1`,
+  );
+  const [link = '', device = '', devno = ''] = found.split('\n');
+  return { label: link.slice(link.lastIndexOf('/') + 1), link, device, devno };
+}
+
+/** The label of the partition a by-state role link points at: resin-rootA, balena-rootB, ... */
 export async function labelOf(t: TestContext, state: 'active' | 'inactive'): Promise<string> {
-  return t.sh(`blkid -s LABEL -o value "$(readlink -f /dev/disk/by-state/${state})"`);
+  return (await byState(t, state)).label;
+}
+
+/** The filesystem mounted at a path (the top one when mounts are stacked). */
+export interface Mount {
+  /** Device number of the filesystem (MAJ:MIN): for a bind mount, the one of the filesystem it shows. */
+  devno: string;
+  /** The source device, without the [subfolder] findmnt appends for a bind mount. */
+  source: string;
+  /** The folder of that filesystem the mount shows: / for a plain mount, the bound folder for a bind mount. */
+  fsroot: string;
+}
+
+/** What is mounted at `target` itself, or undefined when it is no mount point. */
+export async function mountAt(t: TestContext, target: string): Promise<Mount | undefined> {
+  const result = await t.dut.exec(`findmnt -n -P -v -o MAJ:MIN,FSROOT,SOURCE --mountpoint ${target}`);
+  if (result.exitCode !== 0) return undefined;
+  const top = result.stdout.trim().split('\n').at(-1) ?? '';
+  const fields = /^MAJ:MIN="([^"]*)" FSROOT="([^"]*)" SOURCE="([^"]*)"$/.exec(top);
+  if (!fields) throw new Error(`findmnt printed an unexpected line for ${target}: ${JSON.stringify(top)}`);
+  return { devno: fields[1] ?? '', fsroot: fields[2] ?? '', source: fields[3] ?? '' };
+}
+
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 export const STATE_FILES = ['rollback-health-triggered', 'rollback-altboot-triggered', 'rollback-health-breadcrumb', 'rollback-altboot-breadcrumb'];
 
-/** Which of the rollback breadcrumbs and triggered files exist in /mnt/state. */
-export async function rollbackFiles(t: TestContext): Promise<string[]> {
+/** Which of `names` (by default the rollback breadcrumbs and triggered files) exist in /mnt/state. */
+export async function rollbackFiles(t: TestContext, names: readonly string[] = STATE_FILES): Promise<string[]> {
   const listing = await t.sh('ls -1 /mnt/state');
-  return listing.split('\n').filter((f) => STATE_FILES.includes(f));
+  return listing.split('\n').filter((f) => names.includes(f));
 }
 
 /** A named volume with 1 MiB of random data; returns its md5. */

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { defineTests } from '../../harness/runner/types.ts';
-import { labelOf, osRelease } from '../lib/device.ts';
+import { byState, escapeRegExp, mountAt, osRelease } from '../lib/device.ts';
+
+// procps-ng: " 17:05:42 up 3 days,  4:05,  1 user,  load average: 0.52, 0.58, 0.59",
+// "up 7 min" below an hour, "%2d" for the hours and the users.
+const UPTIME =
+  /^ (?<clock>(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d) up (?:(?<days>[1-9]\d*) (?<dayWord>days?), )?(?:(?<hours> [1-9]|1\d|2[0-3]):(?<minutes>[0-5]\d)|(?<mins>[1-5]?\d) min), (?<users> \d|[1-9]\d+) (?<userWord>users?), {2}load average: \d+\.\d\d, \d+\.\d\d, \d+\.\d\d$/;
+/** Seconds the DUT may take between reading the clock or /proc/uptime and running uptime. */
+const READ_SLACK_S = 5;
 
 export default defineTests(
   {
@@ -13,37 +20,58 @@ export default defineTests(
       assert.equal(fields['SLUG'], t.board.deviceType, 'SLUG is the board device type');
       assert.equal(fields['META_BALENA_VERSION'], fields['VERSION']);
       if (t.images.version) assert.equal(fields['VERSION'], t.images.version, 'the booted image is the one the run named');
+      else t.log(`the run does not know the image's version: VERSION ${fields['VERSION']} is not compared`);
       const issue = await t.sh('cat /etc/issue');
-      assert.match(issue, new RegExp(`^${fields['NAME']} ${fields['VERSION']?.replace(/[.+]/g, '\\$&')}`));
+      assert.match(issue, new RegExp(`^${escapeRegExp(`${fields['NAME']} ${fields['VERSION']}`)}`));
     },
   },
   {
     title: 'the OS files match their fingerprint (md5sum -c)',
     async run(t) {
       const list = await t.sh('ls /balenaos.fingerprint /resinos.fingerprint 2>/dev/null | head -n 1');
+      assert.ok(list, 'the OS has /balenaos.fingerprint or /resinos.fingerprint');
       await t.sh(`cd / && md5sum --quiet -c ${list}`, { timeoutMs: 300_000 });
     },
   },
   {
     title: 'partitions carry the balenaOS labels and by-state links point active and inactive at different roots',
     async run(t) {
-      const links = (await t.sh('ls -1 /dev/disk/by-state')).split('\n');
-      for (const name of ['active', 'inactive']) assert.ok(links.includes(name), `/dev/disk/by-state/${name} exists`);
-      for (const part of ['boot', 'rootA', 'rootB', 'state', 'data']) {
-        assert.ok(links.includes(`resin-${part}`) || links.includes(`balena-${part}`), `a ${part} partition is linked by state`);
-      }
-      const active = await labelOf(t, 'active');
-      const inactive = await labelOf(t, 'inactive');
-      assert.match(active, /^(resin|balena)-root[AB]$/);
-      assert.match(inactive, /^(resin|balena)-root[AB]$/);
-      assert.notEqual(active, inactive);
-      assert.equal(await t.sh('findmnt -n -o SOURCE /'), await t.sh('readlink -f /dev/disk/by-state/active'), 'the root mounted is the active one');
+      // Each resolves through its label's by-state link or fails, naming the links it tried.
+      for (const part of ['boot', 'rootA', 'rootB', 'state', 'data'] as const) await byState(t, part);
+      const active = await byState(t, 'active');
+      const inactive = await byState(t, 'inactive');
+      assert.match(active.label, /^(resin|balena)-root[AB]$/);
+      assert.match(inactive.label, /^(resin|balena)-root[AB]$/);
+      assert.notEqual(active.device, inactive.device);
+      // The balenaOS mount point of the running root's partition (the
+      // reference image binds / there; balenaOS's / is an overlay on it).
+      const mounted = await mountAt(t, '/mnt/sysroot/active');
+      assert.equal(mounted?.devno, active.devno, `${active.label} (${active.device}) is mounted at /mnt/sysroot/active, not ${mounted?.source ?? 'nothing'}`);
     },
   },
   {
-    title: 'uptime works',
+    title: 'uptime prints the time, an uptime that agrees with /proc/uptime, the users and the load averages (procps format)',
     async run(t) {
-      assert.match(await t.sh('uptime'), /up .*load average/);
+      // One command: the clock, /proc/uptime and uptime read within moments.
+      const [clock = '', proc = '', shown = ''] = (await t.sh('date +%H:%M:%S; cat /proc/uptime; uptime')).split('\n');
+      const seconds = /^(\d+\.\d\d) (\d+\.\d\d)$/.exec(proc);
+      assert.ok(seconds, `/proc/uptime holds seconds up and idle: ${JSON.stringify(proc)}`);
+      const up = Number(seconds[1]);
+      assert.ok(up > 0, `/proc/uptime counts a positive time up: ${up}`);
+      const fields = UPTIME.exec(shown)?.groups;
+      assert.ok(fields, `uptime prints " HH:MM:SS up <duration>, <n> user(s),  load average: a.bb, c.dd, e.ff": ${JSON.stringify(shown)}`);
+      const number = (name: string): number => Number(fields[name] ?? 0);
+      if (fields['days'] !== undefined) assert.equal(fields['dayWord'], number('days') === 1 ? 'day' : 'days');
+      assert.equal(fields['userWord'], number('users') > 1 ? 'users' : 'user');
+      // procps rounds down to the minute what it read a moment after cat.
+      const minutes = number('days') * 1440 + number('hours') * 60 + number('minutes') + number('mins');
+      assert.ok(
+        minutes >= Math.floor(up / 60) && minutes <= Math.floor((up + READ_SLACK_S) / 60),
+        `uptime's ${minutes} min agrees with /proc/uptime's ${up} s`,
+      );
+      const daySeconds = (hms: string): number => hms.split(':').reduce((total, part) => total * 60 + Number(part), 0);
+      const drift = (daySeconds(fields['clock'] ?? '') - daySeconds(clock) + 86_400) % 86_400;
+      assert.ok(drift <= READ_SLACK_S, `uptime's clock ${fields['clock']} is date's ${clock}`);
     },
   },
   {

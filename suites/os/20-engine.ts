@@ -19,7 +19,8 @@ export default defineTests(
     title: 'in development mode the engine listens on TCP 2375',
     async run(t) {
       const developmentMode = await t.sh(`jq -r '.developmentMode // false' /mnt/boot/config.json`);
-      assert.equal(developmentMode, 'true', 'the image under test is a development image');
+      // Which mode the image runs in is the run's choice, not the OS's behaviour.
+      if (developmentMode !== 'true') t.skip(`the image under test is a production image (config.json developmentMode: ${developmentMode})`);
       await waitForEngine(t);
       assert.match(await t.sh('balena-engine -H tcp://127.0.0.1:2375 version --format "{{.Server.Version}}"'), /^\d+\./);
     },
