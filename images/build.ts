@@ -93,13 +93,27 @@ export async function buildImages(options: BuildOptions = {}): Promise<BuildResu
     built.push(await buildVersion({ recipe, recipeDir, baseTar, baseKey, version, outDir, cacheDir, steps, force: !!options.force }));
   }
 
+  return { versions: built, busybox: await busyboxImage(outDir, steps, !!options.force) };
+}
+
+/**
+ * Only the busybox container image the suites load, for runs against an OS
+ * image dutlab did not build: no root filesystem is made for it.
+ */
+export async function buildBusybox(options: Pick<BuildOptions, 'outDir' | 'force' | 'onStep'> = {}): Promise<Artifact> {
+  return busyboxImage(path.resolve(options.outDir ?? DEFAULT_OUT_DIR), new Steps(options.onStep), !!options.force);
+}
+
+async function busyboxImage(outDir: string, steps: Steps, force: boolean): Promise<Artifact> {
+  const cacheDir = path.join(outDir, 'cache');
+  await mkdir(cacheDir, { recursive: true });
   const busyboxPath = path.join(outDir, 'dutlab-busybox.tar');
-  if ((await exists(busyboxPath)) && !options.force) steps.cached('busybox container image');
+  if ((await exists(busyboxPath)) && !force) steps.cached('busybox container image');
   else
     await steps.run('busybox container image', () =>
       writeAtomically(busyboxPath, (partial) => buildBusyboxArchive(partial, cacheDir)),
     );
-  return { versions: built, busybox: await artifact(busyboxPath) };
+  return artifact(busyboxPath);
 }
 
 interface VersionBuild {

@@ -1,3 +1,4 @@
+import { untilAborted } from '../proc/abort.ts';
 import { dutOptions, openDut, parseCommandArgs } from './dut-session.ts';
 
 /**
@@ -5,12 +6,12 @@ import { dutOptions, openDut, parseCommandArgs } from './dut-session.ts';
  * Ctrl-C. With --console the terminal is attached to the serial line (Ctrl-]
  * detaches): the entry point for poking at a reproduced field bug.
  */
-export async function bootCommand(argv: string[]): Promise<number> {
+export async function bootCommand(argv: string[], shutdown: AbortSignal): Promise<number> {
   const { values } = parseCommandArgs('boot', argv, { ...dutOptions, console: { type: 'boolean', default: false } });
-  const session = await openDut(values);
+  const session = await openDut(values, shutdown);
   const { dut } = session;
   try {
-    await dut.boot();
+    await untilAborted(dut.boot(), shutdown);
     const summary = { dut: dut.name, state: dut.state, board: dut.board.describe(), ssh: dut.board.sshEndpoint(), timeline: dut.entries() };
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
@@ -19,11 +20,12 @@ export async function bootCommand(argv: string[]): Promise<number> {
     }
     if (values.console) {
       process.stderr.write('attached to the serial console; Ctrl-] detaches\n');
-      await dut.interact(process.stdin, process.stdout);
-    } else {
-      process.stderr.write('Ctrl-C powers the DUT off and exits\n');
-      await new Promise<never>(() => undefined); // until a signal; the cleanup registry tears down
+      await untilAborted(dut.interact(process.stdin, process.stdout), shutdown);
+      return 0;
     }
+    process.stderr.write('Ctrl-C powers the DUT off and exits\n');
+    await new Promise((resolve) => shutdown.addEventListener('abort', resolve, { once: true }));
+    // Kept until the user stopped it: that was the job, so it is not a failure.
     return 0;
   } finally {
     await session.close();

@@ -1,12 +1,13 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadBoard } from '../boards/index.ts';
-import { createDut } from '../dut/create.ts';
+import { checkBindable, createDut } from '../dut/create.ts';
+import { inspectOsImage } from '../../images/inspect/os-image.ts';
 import type { Dut } from '../dut/dut.ts';
 import type { TimelineEntry } from '../dut/timeline.ts';
 import { ConfigError } from '../errors.ts';
 import { buildImages, DEFAULT_VERSION } from '../../images/build.ts';
 import { progressPrinter } from '../../images/builder/steps.ts';
-import { registerCleanup } from '../proc/cleanup.ts';
+import { untilAborted } from '../proc/abort.ts';
 
 /** Options every command that boots a DUT shares. */
 export const dutOptions = {
@@ -35,7 +36,7 @@ export async function resolveImage(image: string | undefined, quiet: boolean): P
 
 export interface DutSession {
   dut: Dut;
-  /** Tears the DUT down (power off, console, storage) and drops the signal hook. */
+  /** Tears the DUT down (power off, console, storage). */
   close(): Promise<void>;
 }
 
@@ -46,21 +47,22 @@ export function bootTimeoutMs(seconds: string): number {
   return value * 1000;
 }
 
-/** Loads the board and creates the DUT; Ctrl-C or SIGTERM tears it down too. */
-export async function openDut(values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string }): Promise<DutSession> {
+/**
+ * Loads the board, checks the image and creates the DUT. Ctrl-C aborts
+ * `shutdown`: the command stops waiting and its `finally` closes the session.
+ */
+export async function openDut(
+  values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string },
+  shutdown: AbortSignal,
+): Promise<DutSession> {
   const bootTimeout = bootTimeoutMs(values['boot-timeout']);
   const board = await loadBoard(values.board);
-  const image = await resolveImage(values.image, values.json);
+  checkBindable(board);
+  if (values.image) await inspectOsImage(values.image);
+  const image = await untilAborted(resolveImage(values.image, values.json), shutdown);
   const dut = await createDut({ board, image, bootTimeoutMs: bootTimeout });
-  const unregister = registerCleanup({ name: `dut ${dut.name}`, graceful: () => dut.close(), immediate: () => undefined });
   if (!values.json) dut.timeline.subscribe(timelinePrinter(dut.timeline.entries[0]?.at ?? Date.now()));
-  return {
-    dut,
-    async close() {
-      await dut.close();
-      unregister();
-    },
-  };
+  return { dut, close: () => dut.close() };
 }
 
 /** One line per lifecycle transition, stamped from the start of the run. */

@@ -1,8 +1,9 @@
 import { ConfigError } from '../errors.ts';
+import { untilAborted } from '../proc/abort.ts';
 import { dutOptions, openDut, parseCommandArgs } from './dut-session.ts';
 
 /** `dutlab exec [options] -- CMD...`: boot, run one command, exit with its code. */
-export async function execCommand(argv: string[]): Promise<number> {
+export async function execCommand(argv: string[], shutdown: AbortSignal): Promise<number> {
   const { values, positionals } = parseCommandArgs('exec', argv, {
     ...dutOptions,
     transport: { type: 'string', default: 'auto' },
@@ -12,12 +13,13 @@ export async function execCommand(argv: string[]): Promise<number> {
   if (!['auto', 'serial', 'ssh'].includes(values.transport)) {
     throw new ConfigError('--transport', `must be one of auto, serial, ssh (got "${values.transport}")`);
   }
-  const session = await openDut(values);
+  const session = await openDut(values, shutdown);
   try {
-    await session.dut.boot();
+    await untilAborted(session.dut.boot(), shutdown);
     const result = await session.dut.exec(positionals.join(' '), {
       ...(values.transport === 'auto' ? {} : { transport: values.transport as 'serial' | 'ssh' }),
       timeoutMs: Number(values.timeout) * 1000,
+      signal: shutdown,
     });
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ ...result, timeline: session.dut.entries() })}\n`);

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.ts';
+import { untilAborted } from '../proc/abort.ts';
 import { buildImages, DEFAULT_VERSION } from '../../images/build.ts';
 import { progressPrinter } from '../../images/builder/steps.ts';
 
 /** `dutlab image build`: builds the reference image(s) and prints what it produced. */
-export async function imageCommand(argv: string[]): Promise<number> {
+export async function imageCommand(argv: string[], shutdown: AbortSignal): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'build') throw new ConfigError('dutlab image', `unknown subcommand "${sub ?? ''}"; expected "build"`);
   let parsed;
@@ -25,12 +26,16 @@ export async function imageCommand(argv: string[]): Promise<number> {
   }
   const { values } = parsed;
   const versions = [values.version, ...(values.next ? [values.next] : [])];
-  const result = await buildImages({
-    versions,
-    force: values.force,
-    ...(values.out ? { outDir: values.out } : {}),
-    ...(values.json ? {} : { onStep: progressPrinter() }),
-  });
+  // Each artifact is written atomically: an interrupted build leaves nothing half-made in the cache.
+  const result = await untilAborted(
+    buildImages({
+      versions,
+      force: values.force,
+      ...(values.out ? { outDir: values.out } : {}),
+      ...(values.json ? {} : { onStep: progressPrinter() }),
+    }),
+    shutdown,
+  );
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else {

@@ -2,12 +2,13 @@ import { bootCommand } from './boot-command.ts';
 import { execCommand } from './exec-command.ts';
 import { imageCommand } from './image-command.ts';
 import { runCommand } from './run-command.ts';
+import { handleSignals, Interruption } from './signals.ts';
 
 /**
  * dutlab's entry point: dispatches to one module per command. Exit codes:
  * 0 success, 1 test failures, 2 infrastructure errors or bad input.
  */
-const commands: Record<string, (args: string[]) => Promise<number>> = {
+const commands: Record<string, (args: string[], shutdown: AbortSignal) => Promise<number>> = {
   image: imageCommand,
   boot: bootCommand,
   exec: execCommand,
@@ -33,7 +34,7 @@ commands:
   without --image the reference image is built (cached) and used.
 `;
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], shutdown: AbortSignal): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
     process.stdout.write(usage);
@@ -44,14 +45,17 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`dutlab: unknown command "${name}"\n\n${usage}`);
     return 2;
   }
-  return command(rest);
+  return command(rest, shutdown);
 }
 
+const shutdown = handleSignals();
 try {
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2), shutdown.signal);
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`dutlab: ${message}\n`);
-  // Anything that escapes a command is infrastructure or bad input, never a test failure.
+  process.stderr.write(error instanceof Interruption ? `dutlab: ${message}\n` : `dutlab: ${message}\n`);
+  // Anything that escapes a command is infrastructure, bad input or an interruption, never a test failure.
   process.exitCode = 2;
 }
+// Interrupted: what the command left running (a build tool, a helper) ends with the process, now.
+if (shutdown.signal.aborted) process.exit();

@@ -1,27 +1,36 @@
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { loadBoard, type Board } from '../boards/index.ts';
-import { createDut } from '../dut/create.ts';
+import { checkBindable, createDut } from '../dut/create.ts';
+import type { Dut } from '../dut/dut.ts';
 import { ConfigError } from '../errors.ts';
+import { untilAborted } from '../proc/abort.ts';
 import { resolveAccel } from '../qemu/index.ts';
-import { registerCleanup, setSignalExitCode, shutdownSignal } from '../proc/cleanup.ts';
 import { Reporter } from '../report/index.ts';
 import { loadSuite } from '../runner/discover.ts';
 import { loadRunConfig, toRegExp, type RunConfig } from '../runner/run-config.ts';
 import { writeSerialLog } from '../runner/artifacts.ts';
 import { runSuites } from '../runner/run.ts';
 import type { Feature, RunImages } from '../runner/types.ts';
-import { buildImages, DEFAULT_NEXT_VERSION, DEFAULT_VERSION } from '../../images/build.ts';
+import { buildBusybox, buildImages, DEFAULT_NEXT_VERSION, DEFAULT_OUT_DIR, DEFAULT_VERSION } from '../../images/build.ts';
 import { progressPrinter } from '../../images/builder/steps.ts';
+import { inspectHostapp } from '../../images/inspect/hostapp.ts';
+import { inspectOsImage } from '../../images/inspect/os-image.ts';
 import { bootTimeoutMs, parseCommandArgs, timelinePrinter } from './dut-session.ts';
+import { interruptedBy } from './signals.ts';
 
 /**
  * `dutlab run`: boot the image on the board, run the suites, write TAP (live
  * on stdout), JUnit, a JSON summary and the serial log under --reports.
  * Exit 0 all passed, 1 test failures, 2 infrastructure errors, bad input or
- * an interrupted run. Reports are complete even when the run is interrupted.
+ * an interrupted run.
+ *
+ * Order matters: every input is checked first (flags, run config, suites,
+ * board, image, hostapps: seconds, no QEMU), then the reports are opened,
+ * and only then does slow work start (image build, boot), so that an
+ * interruption at any moment still ends in complete reports.
  */
-export async function runCommand(argv: string[]): Promise<number> {
+export async function runCommand(argv: string[], shutdown: AbortSignal): Promise<number> {
   const { values } = parseCommandArgs('run', argv, {
     board: { type: 'string', default: 'qemu-x86_64' },
     image: { type: 'string' },
@@ -39,41 +48,36 @@ export async function runCommand(argv: string[]): Promise<number> {
   const suiteNames = (values.suite ?? config.suites?.join(',') ?? 'os,hup').split(',').filter(Boolean);
   const suites = await Promise.all(suiteNames.map((name) => loadSuite(name)));
   const grep = values.grep ?? config.grep;
+  const grepPattern = grep ? toRegExp(grep, '--grep') : undefined;
+  const knownFlaky = (config.knownFlaky ?? []).map((p, i) => toRegExp(p, `${values.config}: knownFlaky[${i}]`));
   const board = await loadBoard(values.board);
-  const images = await resolveImages(values.image, values['next-hostapp'], values['current-hostapp']);
+  checkBindable(board);
+  const given = await checkImages(values.image, values['next-hostapp'], values['current-hostapp']);
 
   const runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const reportsDir = path.resolve(values.reports, runId);
   await mkdir(reportsDir, { recursive: true });
   await pointLatest(path.resolve(values.reports), runId);
-
-  const media = [images.nextHostapp, images.currentHostapp, images.busybox].filter((f): f is string => !!f);
-  const dut = await createDut({ board, image: images.image, media, bootTimeoutMs: bootTimeout, root: path.join(reportsDir, 'dut') });
-  dut.timeline.subscribe(timelinePrinter(Date.now()));
   const reporter = new Reporter({ reportsDir });
   const started = Date.now();
   // Decided before boot (the probe's verdict is cached) so the report's header can name it.
-  const accel = board.kind === 'qemu' ? (await resolveAccel(board.qemu.accel, {})).accel : undefined;
+  const accel = (await resolveAccel(board.qemu.accel, {})).accel;
   reporter.start({
     board: board.name,
     deviceType: board.deviceType,
-    image: images.image,
-    ...(images.version ? { imageVersion: images.version } : {}),
-    ...(accel ? { accel } : {}),
+    image: given?.image ?? path.join(DEFAULT_OUT_DIR, `refos-${DEFAULT_VERSION}.img`),
+    ...(given?.version ? { imageVersion: given.version } : {}),
+    accel,
     startedAt: started,
   });
 
-  setSignalExitCode(2);
-  const unregister = registerCleanup({
-    name: 'dutlab run',
-    graceful: async () => {
-      reporter.end({ durationMs: Date.now() - started, timeline: [...dut.entries()], interrupted: shutdownSignal() ?? 'signal' });
-      await writeSerialLog(dut, path.join(reportsDir, 'serial.log')).catch(() => undefined);
-      await dut.close();
-    },
-    immediate: () => undefined,
-  });
+  let dut: Dut | undefined;
+  let crash: unknown;
   try {
+    const images = await untilAborted(given ? withBusybox(given) : referenceImages(), shutdown);
+    const media = [images.nextHostapp, images.currentHostapp, images.busybox].filter((f): f is string => !!f);
+    dut = await createDut({ board, image: images.image, media, bootTimeoutMs: bootTimeout, root: path.join(reportsDir, 'dut') });
+    dut.timeline.subscribe(timelinePrinter(Date.now()));
     await runSuites({
       suites,
       dut,
@@ -81,19 +85,24 @@ export async function runCommand(argv: string[]): Promise<number> {
       features: featuresOf(board, images),
       reporter,
       reportsDir,
-      ...(grep ? { grep: toRegExp(grep, '--grep') } : {}),
-      ...(values.bail ?? config.bail ? { bail: true } : {}),
-      knownFlaky: (config.knownFlaky ?? []).map((p, i) => toRegExp(p, `${values.config}: knownFlaky[${i}]`)),
+      ...(grepPattern ? { grep: grepPattern } : {}),
+      ...((values.bail ?? config.bail) ? { bail: true } : {}),
+      knownFlaky,
+      signal: shutdown,
       log: (message) => process.stderr.write(`${message}\n`),
     });
-  } finally {
-    await writeSerialLog(dut, path.join(reportsDir, 'serial.log')).catch(() => undefined);
-    await dut.close();
+  } catch (error) {
+    // Interrupted before the suites ran (image build, DUT set-up): the reports say so below.
+    if (!shutdown.aborted) crash = error;
   }
-  unregister();
-  setSignalExitCode(undefined);
+  if (dut) await writeSerialLog(dut, path.join(reportsDir, 'serial.log')).catch(() => undefined);
+  // The reports are final before the DUT is torn down: a signal during teardown changes nothing in them.
+  const interrupted = interruptedBy(shutdown);
+  const exitCode = reporter.end({ durationMs: Date.now() - started, timeline: [...(dut?.entries() ?? [])], ...(interrupted ? { interrupted } : {}) });
+  await dut?.close();
   process.stderr.write(`reports: ${reportsDir}\n`);
-  return reporter.end({ durationMs: Date.now() - started, timeline: [...dut.entries()] });
+  if (crash) throw crash;
+  return exitCode;
 }
 
 /** What the board and images offer; tests that need more are skipped with the reason. */
@@ -108,15 +117,38 @@ function featuresOf(board: Board, images: RunImages): Set<Feature> {
 }
 
 /**
- * The reference image and its hostapps (built if missing) unless --image
- * names another OS; then hostapps come from --next-hostapp/--current-hostapp
- * or update tests are skipped. The busybox container image is always ours.
+ * --image and the hostapps, checked and read before any work: a missing,
+ * truncated or foreign file is refused naming it, and the versions come from
+ * the files themselves (os-release inside them), so the hup suite knows
+ * which update is which on an image dutlab did not build.
  */
-async function resolveImages(image?: string, nextHostapp?: string, currentHostapp?: string): Promise<RunImages> {
-  const built = await buildImages({ versions: image ? [DEFAULT_VERSION] : [DEFAULT_VERSION, DEFAULT_NEXT_VERSION], onStep: progressPrinter() });
-  if (image) {
-    return { image, busybox: built.busybox.path, ...(nextHostapp ? { nextHostapp } : {}), ...(currentHostapp ? { currentHostapp } : {}) };
+async function checkImages(image?: string, nextHostapp?: string, currentHostapp?: string): Promise<RunImages | undefined> {
+  if (!image) {
+    if (nextHostapp || currentHostapp) throw new ConfigError(nextHostapp ? '--next-hostapp' : '--current-hostapp', 'needs --image: the reference image brings its own hostapps');
+    return undefined;
   }
+  const [os, next, current] = await Promise.all([
+    inspectOsImage(image, '--image'),
+    nextHostapp ? inspectHostapp(nextHostapp, '--next-hostapp') : undefined,
+    currentHostapp ? inspectHostapp(currentHostapp, '--current-hostapp') : undefined,
+  ]);
+  return {
+    image: os.path,
+    ...(os.version ? { version: os.version } : {}),
+    ...(next ? { nextHostapp: next.path, ...(next.version ? { nextVersion: next.version } : {}) } : {}),
+    ...(current ? { currentHostapp: current.path } : {}),
+  };
+}
+
+/** A foreign image needs only the busybox container image of ours, not the reference OS. */
+async function withBusybox(images: RunImages): Promise<RunImages> {
+  const busybox = await buildBusybox({ onStep: progressPrinter() });
+  return { ...images, busybox: busybox.path };
+}
+
+/** The reference image and its hostapps, built if missing. */
+async function referenceImages(): Promise<RunImages> {
+  const built = await buildImages({ versions: [DEFAULT_VERSION, DEFAULT_NEXT_VERSION], onStep: progressPrinter() });
   const [current, next] = built.versions;
   if (!current || !next) throw new ConfigError('dutlab run', 'the reference images were not built');
   return {

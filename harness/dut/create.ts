@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Board } from '../boards/types.ts';
+import type { Board, QemuBoard } from '../boards/types.ts';
 import { bindQemuBoard } from '../drivers/qemu-board.ts';
 import { ConfigError } from '../errors.ts';
 import { Dut, type DutOptions } from './dut.ts';
@@ -14,18 +14,23 @@ export interface CreateDutOptions extends Omit<DutOptions, 'dir'> {
   keepDisk?: boolean;
 }
 
+/** Refuses, before any work, a board whose kind has no drivers to bind. */
+export function checkBindable(board: Board): asserts board is QemuBoard {
+  if (board.kind !== 'qemu') {
+    throw new ConfigError(
+      `${board.source}: kind`,
+      `"${board.kind}": physical boards are described by the schema, but their power, console and storage drivers are not built yet (issue 8)`,
+    );
+  }
+}
+
 /** A Dut for a board file: binds the drivers its kind names. */
 export async function createDut(options: CreateDutOptions): Promise<Dut> {
   const { board } = options;
+  checkBindable(board);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const dir = path.resolve(options.root ?? '.dutlab/duts', `${board.name}-${stamp}-${process.pid}`);
   await mkdir(dir, { recursive: true });
-  if (board.kind !== 'qemu') {
-    throw new ConfigError(
-      board.source,
-      `kind "${board.kind}": physical boards are described by the schema, but their power, console and storage drivers are not built yet`,
-    );
-  }
   const bound = bindQemuBoard(board, {
     dir,
     ...(options.media ? { media: options.media } : {}),

@@ -25,7 +25,10 @@ function start(fakes: Fakes, maxBootAttempts = 2) {
       reboot: actor('reboot'),
       hardReset: actor('hardReset'),
       powerOff: actor('powerOff'),
-      recoverFromFault: actor('recoverFromFault'),
+      recoverFromFault: fromPromise<void, DutError>(async () => {
+        calls.push('recoverFromFault');
+        await (fakes.recoverFromFault ?? (async () => undefined))();
+      }),
       exec: fromPromise<unknown, ExecRequest>(async ({ input }) => {
         calls.push(`exec ${input.describe}`);
         return (fakes.exec ?? (async () => 'ok'))(input);

@@ -27,11 +27,3 @@ test.serial('a throwing step does not stop the others', async (t) => {
   await runCleanups(100);
   t.true(ran);
 });
-
-test.serial('signal handlers exist only while something is registered', (t) => {
-  const before = process.listenerCount('SIGTERM');
-  const unregister = registerCleanup({ name: 'x', immediate: () => undefined });
-  t.is(process.listenerCount('SIGTERM'), before + 1);
-  unregister();
-  t.is(process.listenerCount('SIGTERM'), before);
-});

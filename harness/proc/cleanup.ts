@@ -5,20 +5,16 @@
  *
  * - normal end / thrown exception: callers `await` their own stop(), which
  *   unregisters; an uncaught exception still ends in Node's 'exit' event;
- * - SIGINT / SIGTERM / SIGHUP: run every `graceful` step (bounded), then every
- *   `immediate` step, then exit with 128+signo like a shell would report;
+ * - a signal: the CLI's one handler (harness/cli/signals.ts) makes the
+ *   command stop and return; if it does not, the CLI calls runCleanups()
+ *   and exits. Library code never handles signals nor exits the process;
  * - 'exit' event (process.exit(), uncaught exception, end of the event loop):
  *   only synchronous work is possible there, so `immediate` must be sync
  *   (e.g. SIGKILL a process group);
  * - SIGKILL of the harness: nothing here can run. That case is covered where
  *   the child is spawned (PR_SET_PDEATHSIG, see supervise.ts) and by the
  *   stale-run reaper at the next start-up.
- *
- * Signal handlers are installed only while something is registered, so a
- * process with nothing to clean keeps Node's default Ctrl-C behaviour.
  */
-import { constants } from 'node:os';
-
 export interface CleanupEntry {
   /** For diagnostics: what this entry tears down. */
   name: string;
@@ -29,27 +25,9 @@ export interface CleanupEntry {
 }
 
 const entries = new Set<CleanupEntry>();
-const HANDLED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-let signalsInstalled = false;
 let exitInstalled = false;
-let shuttingDown = false;
-let lastSignal: NodeJS.Signals | undefined;
 
-/** The signal that started the shutdown, for graceful steps that report it. */
-export function shutdownSignal(): NodeJS.Signals | undefined {
-  return lastSignal;
-}
-
-let signalExitCode: number | undefined;
-/**
- * The exit code after a signal-driven teardown; default 128+signo as a shell
- * reports it. `dutlab run` sets 2: an interrupted run is an infrastructure error.
- */
-export function setSignalExitCode(code: number | undefined): void {
-  signalExitCode = code;
-}
-
-/** How long signal-driven graceful teardown may take before `immediate` runs. */
+/** How long graceful teardown may take before `immediate` runs. */
 export let gracefulBudgetMs = 5_000;
 export function setGracefulBudget(ms: number): void {
   gracefulBudgetMs = ms;
@@ -61,7 +39,6 @@ export function registerCleanup(entry: CleanupEntry): () => void {
   install();
   return () => {
     entries.delete(entry);
-    if (entries.size === 0) uninstallSignals();
   };
 }
 
@@ -95,20 +72,6 @@ function runImmediate(list: Iterable<CleanupEntry>): void {
     }
     entries.delete(entry);
   }
-  if (entries.size === 0) uninstallSignals();
-}
-
-function onSignal(signal: NodeJS.Signals): void {
-  if (shuttingDown) {
-    // Second Ctrl-C: the user is impatient; skip the graceful part.
-    runImmediate([...entries]);
-    process.exit(signalExitCode ?? 128 + (constants.signals[signal] ?? 1));
-  }
-  shuttingDown = true;
-  lastSignal = signal;
-  void runCleanups().finally(() => {
-    process.exit(signalExitCode ?? 128 + (constants.signals[signal] ?? 1));
-  });
 }
 
 function onExit(): void {
@@ -121,14 +84,4 @@ function install(): void {
     process.on('exit', onExit);
     exitInstalled = true;
   }
-  if (!signalsInstalled) {
-    for (const signal of HANDLED_SIGNALS) process.on(signal, onSignal);
-    signalsInstalled = true;
-  }
-}
-
-function uninstallSignals(): void {
-  if (!signalsInstalled || shuttingDown) return;
-  for (const signal of HANDLED_SIGNALS) process.off(signal, onSignal);
-  signalsInstalled = false;
 }

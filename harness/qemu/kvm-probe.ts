@@ -36,6 +36,11 @@ export interface KvmProbeResult {
   usable: boolean;
   /** false when decided without running a guest (no /dev/kvm, no access): not cached. */
   ranGuest: boolean;
+  /**
+   * The guest neither finished nor failed within the bound. On a loaded host
+   * that says nothing about KVM, so the verdict holds for this run only.
+   */
+  timedOut?: boolean;
   /** Why: "guest ran under KVM in 80 ms", "KVM internal error: ...", ... */
   reason: string;
   /** Wall time of the probe itself (0 when nothing had to be run). */
@@ -114,9 +119,10 @@ export async function runKvmProbe(options: ProbeOptions = {}, knownHost?: HostKe
   const accel = options.accel ?? 'kvm';
   const timeoutMs = options.timeoutMs ?? 4_000;
   const host = knownHost ?? (await hostKey(qemuBinary));
-  const verdict = (usable: boolean, reason: string, durationMs?: number): KvmProbeResult => ({
+  const verdict = (usable: boolean, reason: string, durationMs?: number, timedOut = false): KvmProbeResult => ({
     usable,
     ranGuest: durationMs !== undefined,
+    ...(timedOut ? { timedOut } : {}),
     reason,
     durationMs: durationMs ?? 0,
     checkedAt: new Date().toISOString(),
@@ -176,7 +182,7 @@ export async function runKvmProbe(options: ProbeOptions = {}, knownHost?: HostKe
       return verdict(false, `QEMU reported "${fatal}" running the probe guest under ${accel} (${durationMs} ms)`, durationMs);
     }
     if (outcome.kind === 'timeout') {
-      return verdict(false, `probe guest did not finish under ${accel} within ${timeoutMs} ms (killed)${tail ? `: ${tail}` : ''}`, durationMs);
+      return verdict(false, `probe guest did not finish under ${accel} within ${timeoutMs} ms (killed)${tail ? `: ${tail}` : ''}`, durationMs, true);
     }
     const how = outcome.exit.code === null ? `signal ${outcome.exit.signal}` : `code ${outcome.exit.code}`;
     return verdict(false, `QEMU exited with ${how} instead of ${PROBE_EXIT_CODE} under ${accel}${tail ? `: ${tail}` : ''}`, durationMs);
@@ -208,9 +214,10 @@ export async function kvmProbe(options: CachedProbeOptions = {}): Promise<KvmPro
   const hit = cache[key];
   if (hit && !options.refresh) return { ...hit, cached: true };
   const result = await runKvmProbe(options, host);
-  // Only verdicts from a guest run are cached; a missing /dev/kvm or a
-  // permission problem is cheap to re-check and may be fixed any minute.
-  if (result.ranGuest) {
+  // Only verdicts a guest run decided are cached: a missing /dev/kvm or a
+  // permission problem is cheap to re-check and may be fixed any minute, and
+  // a timeout may be the host's load, not KVM.
+  if (result.ranGuest && !result.timedOut) {
     cache[key] = result;
     try {
       await mkdir(dirname(file), { recursive: true });

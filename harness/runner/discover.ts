@@ -17,12 +17,16 @@ export const SUITES_DIR = path.resolve(import.meta.dirname, '../../suites');
  * its test modules, in file-name order (`10-identity.ts`, `20-engine.ts`, ...)
  * and, within a module, in the order written: the run order is deterministic.
  */
-export async function loadSuite(name: string, dir = SUITES_DIR): Promise<LoadedSuite> {
-  const folder = path.join(dir, name);
+export async function loadSuite(nameOrPath: string, dir = SUITES_DIR): Promise<LoadedSuite> {
+  // A name is a folder of suites/; anything with a slash is a suite folder elsewhere.
+  const isPath = nameOrPath.includes('/');
+  const folder = isPath ? path.resolve(nameOrPath) : path.join(dir, nameOrPath);
+  const name = isPath ? path.basename(folder) : nameOrPath;
   let files: string[];
   try {
     files = await readdir(folder);
   } catch {
+    if (isPath) throw new ConfigError('--suite', `no suite folder ${folder}`);
     const known = await listSuites(dir);
     throw new ConfigError('--suite', `no suite "${name}" in ${dir} (known: ${known.join(', ') || 'none'})`);
   }
