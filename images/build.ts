@@ -76,7 +76,7 @@ export async function buildImages(options: BuildOptions = {}): Promise<BuildResu
   } else {
     await steps.run('root filesystem from Debian packages (mmdebstrap)', () =>
       writeAtomically(baseTar, async (partial) => {
-        const work = path.join(cacheDir, 'work-base');
+        const work = path.join(cacheDir, `work-base-${process.pid}`);
         await mkdir(work, { recursive: true });
         try {
           await buildBaseRoot(recipe, recipeDir, partial, work);
@@ -140,7 +140,7 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
   }
   await rm(manifestPath, { force: true }); // stale from here on, whatever happens next
   const started = performance.now();
-  const work = path.join(b.cacheDir, `work-${version}`);
+  const work = path.join(b.cacheDir, `work-${version}-${process.pid}`);
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   try {

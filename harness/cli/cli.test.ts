@@ -1,7 +1,9 @@
 /** The dutlab CLI as a user runs it: real processes, real QEMU for the boot cases. */
 import test from 'ava';
 import { execa } from 'execa';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildImages } from '../../images/build.ts';
@@ -29,6 +31,60 @@ test('bad input exits 2 with a message naming the flag or file', async (t) => {
   const unknown = await execa('node', [dutlab, 'frobnicate'], { reject: false });
   t.is(unknown.exitCode, 2);
   t.regex(unknown.stderr, /unknown command "frobnicate"/);
+});
+
+/**
+ * Each bad input of `dutlab run` is refused with exit 2, naming the file and
+ * what is wrong, in seconds and before any QEMU starts (the run would create
+ * its reports folder only after the checks).
+ */
+test.serial('bad input to dutlab run is refused before any work, naming the file', async (t) => {
+  const built = await buildImages({ versions: ['1.0.0'] });
+  const image = built.versions[0]?.image.path ?? '';
+  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-badinput-'));
+  const zeros = path.join(dir, 'zeros.img');
+  await writeFile(zeros, Buffer.alloc(1 << 20));
+  const truncated = path.join(dir, 'truncated.img');
+  await execa('cp', ['--sparse=always', image, truncated]);
+  await execa('truncate', ['-s', '1G', truncated]);
+  const physical = path.join(dir, 'lab-rpi4.yaml');
+  await writeFile(
+    physical,
+    [
+      'name: lab-rpi4',
+      'deviceType: raspberrypi4-64',
+      'kind: physical',
+      'console: { kind: serial, device: /dev/ttyUSB0, baud: 115200 }',
+      'power: { kind: usb-relay, device: /dev/hidraw0, channel: 1 }',
+      'storage: { kind: sd-mux, model: usbsdmux, device: /dev/sg0 }',
+      '',
+    ].join('\n'),
+  );
+  const runConfig = path.join(dir, 'run.yaml');
+  await writeFile(runConfig, 'suites: [os]\nbial: true\n');
+
+  const cases: [string, string[], RegExp][] = [
+    ['missing image', ['--image', path.join(dir, 'nope.img')], /--image .*nope\.img: not found/],
+    ['not a GPT disk', ['--image', zeros], /--image .*zeros\.img: not a GPT disk/],
+    ['truncated image', ['--image', truncated], /--image .*truncated\.img: truncated/],
+    ['missing hostapp', ['--image', image, '--next-hostapp', path.join(dir, 'nope.tar')], /--next-hostapp .*nope\.tar: not found/],
+    ['hostapp with two images', ['--image', image, '--next-hostapp', built.busybox.path], /--next-hostapp .*: holds 2 images/],
+    ['hostapp without an image', ['--next-hostapp', built.busybox.path], /--next-hostapp: needs --image/],
+    ['a board kind with no driver', ['--board', physical], /lab-rpi4\.yaml: kind: "physical": .*not built yet/],
+    ['a misspelt run config field', ['--config', runConfig], /run\.yaml:2.*bial/],
+  ];
+  for (const [what, args, message] of cases) {
+    const reports = path.join(dir, `reports-${what.replace(/\W+/g, '-')}`);
+    const started = Date.now();
+    const result = await execa('node', [dutlab, 'run', '--reports', reports, ...args], { reject: false, timeout: 60_000 });
+    const seconds = (Date.now() - started) / 1000;
+    t.log(`${what}: exit ${result.exitCode} in ${seconds.toFixed(1)} s: ${result.stderr.trim().split('\n').at(-1)}`);
+    t.is(result.exitCode, 2, what);
+    t.regex(result.stderr, message, what);
+    t.false(existsSync(reports), `${what}: no run was started`);
+    t.true(seconds < 20, `${what}: refused in ${seconds.toFixed(1)} s`);
+  }
+  await rm(dir, { recursive: true, force: true });
 });
 
 test.serial('dutlab exec boots the image, runs the command and exits with its exit code', async (t) => {

@@ -2,7 +2,7 @@ import { bootCommand } from './boot-command.ts';
 import { execCommand } from './exec-command.ts';
 import { imageCommand } from './image-command.ts';
 import { runCommand } from './run-command.ts';
-import { handleSignals, Interruption } from './signals.ts';
+import { handleSignals } from './signals.ts';
 
 /**
  * dutlab's entry point: dispatches to one module per command. Exit codes:
@@ -18,10 +18,11 @@ const commands: Record<string, (args: string[], shutdown: AbortSignal) => Promis
 const usage = `usage: dutlab <command> [options]
 
 commands:
-  run [--board B] [--image IMG] [--suite os,hup] [--reports DIR] [--grep RE] [--bail] [--config run.yaml]
-      [--next-hostapp TAR] [--current-hostapp TAR]
+  run [--board B] [--image IMG] [--suite os,hup|PATH] [--reports DIR] [--grep RE] [--bail] [--config run.yaml]
+      [--next-hostapp TAR] [--current-hostapp TAR] [--boot-timeout S]
                  boot the image, run the suites, write TAP (stdout), JUnit, summary.json and
-                 the serial log under DIR/<run>/ (DIR/latest points at it)
+                 the serial log under DIR/<run>/ (DIR/latest points at it); every input is
+                 checked before any work; exit 0 pass, 1 failures, 2 errors or interrupted
   image build [--version V] [--next V2] [--out DIR] [--force] [--json]
                  build the reference OS image(s), hostapp(s) and the busybox container image
   boot [--board B] [--image IMG] [--console] [--json]
@@ -53,7 +54,7 @@ try {
   process.exitCode = await main(process.argv.slice(2), shutdown.signal);
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(error instanceof Interruption ? `dutlab: ${message}\n` : `dutlab: ${message}\n`);
+  process.stderr.write(`dutlab: ${message}\n`);
   // Anything that escapes a command is infrastructure, bad input or an interruption, never a test failure.
   process.exitCode = 2;
 }

@@ -1,14 +1,18 @@
 /**
  * `dutlab run` end to end in real QEMU: a representative subset of the os and
- * hup suites, reports validated against the strict JUnit schema; and a run
- * interrupted with SIGINT that still leaves complete reports and no QEMU.
+ * hup suites against copies of the reference image and hostapp passed as a
+ * foreign image would be (--image, --next-hostapp), reports validated
+ * against the strict JUnit schema; and runs interrupted at several moments
+ * that still leave complete reports, exit 2 and no QEMU.
  */
 import test from 'ava';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildImages } from '../../images/build.ts';
 import { haveXsd, junitXsd, xmllint } from '../report/testing/fixtures.ts';
 
 const dutlab = path.resolve('bin/dutlab.js');
@@ -25,9 +29,20 @@ async function latestRun(reports: string): Promise<string> {
   return path.join(reports, runs.at(-1) ?? '');
 }
 
-test.serial('dutlab run executes the suites and writes TAP, schema-valid JUnit, summary and serial log', async (t) => {
+test.serial('dutlab run on a foreign image and hostapp executes the suites and writes TAP, schema-valid JUnit, summary and serial log', async (t) => {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'));
-  const result = await execa('node', [dutlab, 'run', '--suite', 'os,hup', '--grep', CI_SUBSET, '--reports', reports], { reject: false, timeout: 40 * 60_000 });
+  // Copies under other names: the versions must come from the files themselves.
+  const built = await buildImages({ versions: ['1.0.0', '1.0.1'] });
+  const foreign = await mkdtemp(path.join(tmpdir(), 'dutlab-foreign-'));
+  const image = path.join(foreign, 'some-os.img');
+  const hostapp = path.join(foreign, 'next-os.tar');
+  await execa('cp', ['--sparse=always', built.versions[0]?.image.path ?? '', image]);
+  await execa('cp', [built.versions[1]?.hostapp.path ?? '', hostapp]);
+  t.teardown(() => rm(foreign, { recursive: true, force: true }));
+  const result = await execa('node', [dutlab, 'run', '--image', image, '--next-hostapp', hostapp, '--suite', 'os,hup', '--grep', CI_SUBSET, '--reports', reports], {
+    reject: false,
+    timeout: 40 * 60_000,
+  });
   const dir = await latestRun(reports);
   t.log(result.stdout.split('\n').filter((l) => /^\s*(not )?ok /.test(l)).join('\n'));
   t.is(result.exitCode, 0, `${result.stdout.slice(-3000)}\n${result.stderr.slice(-3000)}`);
@@ -39,7 +54,8 @@ test.serial('dutlab run executes the suites and writes TAP, schema-valid JUnit, 
   t.is(summary.counts.failed, 0);
   t.is(summary.counts.errors, 0);
   t.true(summary.counts.passed >= 8);
-  t.is(summary.accel, 'tcg');
+  t.is(summary.imageVersion, '1.0.0', 'read from the image itself');
+  t.regex(summary.accel, /^(kvm|tcg)$/);
   t.true(summary.timeline.some((e: { state: string }) => e.state === 'ready'));
   for (const file of ['results.tap', 'junit.xml', 'summary.json', 'serial.log']) t.true(existsSync(path.join(dir, file)), file);
   t.regex(await readFile(path.join(dir, 'serial.log'), 'utf8'), /balenaOS \d/);
@@ -51,31 +67,111 @@ test.serial('dutlab run executes the suites and writes TAP, schema-valid JUnit, 
   }
 });
 
-test.serial('a run interrupted with SIGINT writes complete reports, marks the rest as errors, exits 2 and leaves no QEMU', async (t) => {
+/** Starts `dutlab run`, waits until `ready(stdout, stderr)` holds, then sends `signal`. */
+async function interruptWhen(args: string[], ready: (out: string, err: string) => boolean, signal: NodeJS.Signals) {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'));
-  const child = execa('node', [dutlab, 'run', '--suite', 'os', '--reports', reports], { reject: false, buffer: { stdout: true, stderr: true } });
+  const child = execa('node', [dutlab, 'run', ...args, '--reports', reports], { reject: false, buffer: { stdout: true, stderr: true } });
+  let out = '';
+  let err = '';
   await new Promise<void>((resolve, reject) => {
-    let text = '';
+    const check = (): void => {
+      if (ready(out, err)) resolve();
+    };
     child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (/^ {4}ok 1 /m.test(text)) resolve();
+      out += chunk.toString();
+      check();
     });
-    void child.then(() => reject(new Error('dutlab run ended before its first test')));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      check();
+    });
+    void child.then(() => reject(new Error(`dutlab run ended before the moment to interrupt:\n${err.slice(-2000)}`)));
   });
-  child.kill('SIGINT');
+  const sentAt = Date.now();
+  child.kill(signal);
   const result = await child;
-  t.is(result.exitCode, 2, result.stderr.slice(-2000));
   const dir = await latestRun(reports);
   const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8'));
-  t.true(summary.interrupted);
-  t.true(summary.counts.passed >= 1);
-  t.true(summary.counts.errors >= 1, 'unfinished tests are errors');
-  t.regex(JSON.stringify(summary), /interrupted by SIGINT/);
-  if (haveXsd) {
-    const validation = xmllint(path.join(dir, 'junit.xml'), junitXsd);
-    t.true(validation.ok, validation.output);
-  }
   // The run's disk lives under its report folder, so its QEMU names that folder.
   const left = await execa('pgrep', ['-af', `qemu-system.*${dir}`], { reject: false });
-  t.is(left.stdout.trim(), '', 'no QEMU of the interrupted run is left');
+  return { result, dir, summary, left: left.stdout.trim(), stoppedInMs: Date.now() - sentAt };
+}
+
+async function checkInterrupted(t: import('ava').ExecutionContext, run: Awaited<ReturnType<typeof interruptWhen>>, signal: string): Promise<void> {
+  t.is(run.result.exitCode, 2, run.result.stderr.slice(-2000));
+  t.true(run.summary.interrupted);
+  t.is(run.summary.interruptedBy, signal);
+  t.is(run.summary.exitCode, 2);
+  t.true(run.summary.counts.errors >= 1, 'what did not finish is an error');
+  t.regex(await readFile(path.join(run.dir, 'results.tap'), 'utf8'), new RegExp(`Bail out! run interrupted by ${signal}`));
+  if (haveXsd) {
+    const validation = xmllint(path.join(run.dir, 'junit.xml'), junitXsd);
+    t.true(validation.ok, validation.output);
+  }
+  t.is(run.left, '', 'no QEMU of the interrupted run is left');
+  t.log(`stopped ${run.stoppedInMs} ms after ${signal}`);
+}
+
+test.serial('SIGTERM while the DUT boots: exit 2, every test reported as not run, no QEMU', async (t) => {
+  const run = await interruptWhen(['--suite', 'os'], (_, err) => /\] booting/.test(err), 'SIGTERM');
+  await checkInterrupted(t, run, 'SIGTERM');
+  t.is(run.summary.counts.errors, run.summary.counts.total);
+  t.regex(JSON.stringify(run.summary), /not run: run interrupted by SIGTERM/);
+});
+
+test.serial('SIGINT just after the first test: exit 2, the rest are errors, no QEMU', async (t) => {
+  const run = await interruptWhen(['--suite', 'os'], (out) => /^ {4}ok 1 /m.test(out), 'SIGINT');
+  await checkInterrupted(t, run, 'SIGINT');
+  t.true(run.summary.counts.passed >= 1);
+});
+
+test.serial('SIGINT during a teardown: exit 2, the teardown is cut short and reported, no QEMU', async (t) => {
+  const folder = await mkdtemp(path.join(tmpdir(), 'dutlab-suite-'));
+  const suite = path.join(folder, 'slow-teardown');
+  const api = pathToFileURL(path.resolve('harness/runner/types.ts')).href;
+  await execa('mkdir', [suite]);
+  await writeFile(path.join(suite, 'suite.ts'), `import { defineSuite } from '${api}';\nexport default defineSuite({ title: 'a teardown that takes long' });\n`);
+  await writeFile(
+    path.join(suite, '10-slow.ts'),
+    `import { defineTests } from '${api}';
+export default defineTests(
+  { title: 'passes, then tears down slowly', async run(t) {
+    await t.sh('true');
+    t.teardown(async () => { t.log('teardown started'); await t.sh('sleep 120', { timeoutMs: 200_000 }); });
+  } },
+  { title: 'never runs', async run() {} },
+);
+`,
+  );
+  t.teardown(() => rm(folder, { recursive: true, force: true }));
+  const run = await interruptWhen(['--suite', suite], (_, err) => /teardown started/.test(err), 'SIGINT');
+  await checkInterrupted(t, run, 'SIGINT');
+  const [slow, never] = run.summary.suites[0].tests;
+  t.like(slow, { status: 'error', cause: 'interrupted' });
+  t.regex(slow.message, /^teardown: /);
+  t.regex(never.message, /not run: run interrupted by SIGINT/);
+  t.true(run.stoppedInMs < 60_000, 'the remote sleep was killed, not waited for');
+});
+
+test.serial('SIGINT during an image build: exit 2 at once, no build tool left running', async (t) => {
+  const out = await mkdtemp(path.join(tmpdir(), 'dutlab-build-'));
+  const child = execa('node', [dutlab, 'image', 'build', '--force', '--out', out], { reject: false, buffer: { stderr: true } });
+  await new Promise<void>((resolve) => {
+    let err = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      if (/root filesystem/.test(err)) setTimeout(resolve, 3000);
+    });
+    void child.then(() => resolve());
+  });
+  const sentAt = Date.now();
+  child.kill('SIGINT');
+  const result = await child;
+  t.is(result.exitCode, 2, String(result.stderr).slice(-2000));
+  t.regex(String(result.stderr), /interrupted by SIGINT/);
+  t.true(Date.now() - sentAt < 30_000);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const left = await execa('pgrep', ['-af', out], { reject: false });
+  t.is(left.stdout.trim(), '', `nothing of the build in ${out} is left running`);
+  await rm(out, { recursive: true, force: true });
 });

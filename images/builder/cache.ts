@@ -41,11 +41,12 @@ export async function sha256File(file: string): Promise<string> {
 
 /**
  * Writes an artifact so that a crash never leaves a half-written file where
- * the cache would take it as good: the work goes to `<name>.partial`, which is
+ * the cache would take it as good: the work goes to `<name>.<pid>.partial`, which is
  * renamed into place only when complete.
  */
 export async function writeAtomically<T>(target: string, work: (partial: string) => Promise<T>): Promise<T> {
-  const partial = `${target}.partial`;
+  // Per process: two builds of the same artifact at once (two runs on one host) must not share a half-written file.
+  const partial = `${target}.${process.pid}.partial`;
   await mkdir(path.dirname(target), { recursive: true });
   await rm(partial, { recursive: true, force: true });
   try {
