@@ -502,7 +502,12 @@ export class Dut {
       // Every boot prints the kernel banner once (firmware and bootloader
       // banners vary by board): count those.
       for (let boot = 1; boot <= kernelBoots; boot++) {
-        await this.board.whileAlive(console.expect([KERNEL_BANNER], { timeoutMs: bannerTimeoutMs, step: `reboot: wait for kernel boot ${boot}`, reset: 'allow' }));
+        const step = `reboot: wait for kernel boot ${boot}`;
+        await this.board.whileAlive(console.expect([KERNEL_BANNER], { timeoutMs: bannerTimeoutMs, step, reset: 'allow' })).catch((error: unknown) => {
+          if (!(error instanceof DutError && error.kind === 'timeout')) throw error;
+          const what = kernelBoots > 1 ? `kernel boot ${boot} of ${kernelBoots}` : 'a new kernel boot';
+          throw new DutError('timeout', `${what} not seen on the console within ${bannerTimeoutMs / 1000} s`, { dut: this.name, step, excerpt: error.excerpt });
+        });
         console.note(`reboot: kernel boot ${boot} of ${kernelBoots} seen`);
       }
       await this.waitForShell(bootTimeoutMs, 'reboot');

@@ -24,12 +24,15 @@ const FAILURE_COMMANDS: [string, string][] = [
  * Collects the failure artifacts, each with a short bound: a DUT that does
  * not answer must not hold the run up. Returns the files written.
  */
-export async function collectFailureArtifacts(dut: Dut, dir: string, signal?: AbortSignal): Promise<string[]> {
+export async function collectFailureArtifacts(dut: Dut, dir: string, options: { signal?: AbortSignal; rebooted?: boolean } = {}): Promise<string[]> {
   const written: string[] = [];
   if (dut.state !== 'ready') return written;
+  const { signal } = options;
   // Over serial when SSH was found unreachable: the diagnosis is not paid twice.
   const transport = dut.reachableTransport;
-  for (const [name, command] of FAILURE_COMMANDS) {
+  // After a panic or reset the DUT runs a new boot: what explains the fault is in the journal of the one before.
+  const commands: [string, string][] = options.rebooted ? [['journal-previous-boot.txt', 'journalctl -b -1 --no-pager -n 2000'], ...FAILURE_COMMANDS] : FAILURE_COMMANDS;
+  for (const [name, command] of commands) {
     try {
       const result = await dut.exec(command, { timeoutMs: 30_000, transport, ...(signal ? { signal } : {}) });
       const file = path.join(dir, name);

@@ -192,7 +192,14 @@ async function runTest(plan: RunPlan, suite: LoadedSuite, test: TestDefinition, 
   const after = phase(plan.signal);
   current = after;
   if (result.status === 'fail' || result.status === 'error') {
-    files.push(...(await within(collectFailureArtifacts(dut, artifacts, after.signal), ARTIFACTS_MS, () => new DutError('timeout', 'artifacts')).catch(() => [])));
+    const collect = phase(plan.signal);
+    const collecting = collectFailureArtifacts(dut, artifacts, { signal: collect.signal, rebooted: dut.faultSince(startedAt) !== undefined });
+    const expired = (): DutError => {
+      const error = new DutError('timeout', `failure artifacts not collected within ${ARTIFACTS_MS / 1000} s`, { dut: dut.name, step: 'artifacts' });
+      collect.abort(error);
+      return error;
+    };
+    files.push(...(await within(collecting, ARTIFACTS_MS, expired).catch(() => [])));
   }
   const teardownErrors = await context.runTeardowns((fn) => bounded(fn, after, 'teardown'));
   stopFaults();
