@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadBoard } from '../boards/index.ts';
+import type { Accel } from '../boards/types.ts';
 import { checkBindable, createDut } from '../dut/create.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
 import type { Dut } from '../dut/dut.ts';
@@ -15,7 +16,17 @@ export const dutOptions = {
   image: { type: 'string' },
   json: { type: 'boolean', default: false },
   'boot-timeout': { type: 'string', default: '360' },
+  accel: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
+
+const ACCELS: readonly Accel[] = ['auto', 'kvm', 'tcg'];
+
+/** --accel, checked: overrides the board file's qemu.accel (a host fact the user knows better). */
+export function accelOption(value: string | undefined): Accel | undefined {
+  if (value === undefined) return undefined;
+  if (!(ACCELS as readonly string[]).includes(value)) throw new ConfigError('--accel', `must be one of ${ACCELS.join(', ')} (got "${value}")`);
+  return value as Accel;
+}
 
 export function parseCommandArgs<O extends ParseArgsConfig['options']>(command: string, argv: string[], options: O) {
   try {
@@ -52,15 +63,16 @@ export function bootTimeoutMs(seconds: string): number {
  * `shutdown`: the command stops waiting and its `finally` closes the session.
  */
 export async function openDut(
-  values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string },
+  values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string; accel?: string | undefined },
   shutdown: AbortSignal,
 ): Promise<DutSession> {
   const bootTimeout = bootTimeoutMs(values['boot-timeout']);
+  const accel = accelOption(values.accel);
   const board = await loadBoard(values.board);
   checkBindable(board);
   if (values.image) await inspectOsImage(values.image);
   const image = await untilAborted(resolveImage(values.image, values.json), shutdown);
-  const dut = await createDut({ board, image, bootTimeoutMs: bootTimeout });
+  const dut = await createDut({ board, image, bootTimeoutMs: bootTimeout, ...(accel ? { accel } : {}) });
   if (!values.json) dut.timeline.subscribe(timelinePrinter(dut.timeline.entries[0]?.at ?? Date.now()));
   return { dut, close: () => dut.close() };
 }

@@ -19,7 +19,7 @@ const usage = `usage: dutlab <command> [options]
 
 commands:
   run [--board B] [--image IMG] [--suite os,hup|PATH] [--reports DIR] [--grep RE] [--bail] [--config run.yaml]
-      [--next-hostapp TAR] [--current-hostapp TAR] [--boot-timeout S]
+      [--next-hostapp TAR] [--current-hostapp TAR] [--boot-timeout S] [--accel auto|kvm|tcg]
                  boot the image, run the suites, write TAP (stdout), JUnit, summary.json and
                  the serial log under DIR/<run>/ (DIR/latest points at it); every input is
                  checked before any work; exit 0 pass, 1 failures, 2 errors or interrupted
@@ -31,7 +31,8 @@ commands:
   exec [--board B] [--image IMG] [--transport auto|serial|ssh] [--json] -- CMD...
                  boot, run one command, exit with its exit code
 
-  --board takes a name from boards/ or a path (default qemu-x86_64);
+  --board takes a name from boards/ or a path (default qemu-x86_64); --accel overrides its
+  qemu.accel (auto probes KVM once per host and falls back to TCG; kvm fails if KVM does not work);
   without --image the reference image is built (cached) and used.
 `;
 

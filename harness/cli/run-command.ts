@@ -16,7 +16,7 @@ import { buildBusybox, buildImages, DEFAULT_NEXT_VERSION, DEFAULT_OUT_DIR, DEFAU
 import { progressPrinter } from '../../images/builder/steps.ts';
 import { inspectHostapp } from '../../images/inspect/hostapp.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
-import { bootTimeoutMs, parseCommandArgs, timelinePrinter } from './dut-session.ts';
+import { accelOption, bootTimeoutMs, parseCommandArgs, timelinePrinter } from './dut-session.ts';
 import { interruptedBy } from './signals.ts';
 
 /**
@@ -42,8 +42,10 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
     bail: { type: 'boolean' },
     config: { type: 'string' },
     'boot-timeout': { type: 'string', default: '360' },
+    accel: { type: 'string' },
   });
   const bootTimeout = bootTimeoutMs(values['boot-timeout']);
+  const accelOverride = accelOption(values.accel);
   const config: RunConfig = values.config ? await loadRunConfig(values.config) : {};
   const suiteNames = (values.suite ?? config.suites?.join(',') ?? 'os,hup').split(',').filter(Boolean);
   const suites = await Promise.all(suiteNames.map((name) => loadSuite(name)));
@@ -61,7 +63,7 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
   const reporter = new Reporter({ reportsDir });
   const started = Date.now();
   // Decided before boot (the probe's verdict is cached) so the report's header can name it.
-  const accel = (await resolveAccel(board.qemu.accel, {})).accel;
+  const accel = (await resolveAccel(accelOverride ?? board.qemu.accel, {})).accel;
   reporter.start({
     board: board.name,
     deviceType: board.deviceType,
@@ -76,7 +78,14 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
   try {
     const images = await untilAborted(given ? withBusybox(given) : referenceImages(), shutdown);
     const media = [images.nextHostapp, images.currentHostapp, images.busybox].filter((f): f is string => !!f);
-    dut = await createDut({ board, image: images.image, media, bootTimeoutMs: bootTimeout, root: path.join(reportsDir, 'dut') });
+    dut = await createDut({
+      board,
+      image: images.image,
+      media,
+      bootTimeoutMs: bootTimeout,
+      root: path.join(reportsDir, 'dut'),
+      ...(accelOverride ? { accel: accelOverride } : {}),
+    });
     dut.timeline.subscribe(timelinePrinter(Date.now()));
     await runSuites({
       suites,

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Board, QemuBoard } from '../boards/types.ts';
+import type { Accel, Board, QemuBoard } from '../boards/types.ts';
 import { bindQemuBoard } from '../drivers/qemu-board.ts';
 import { ConfigError } from '../errors.ts';
 import { Dut, type DutOptions } from './dut.ts';
@@ -12,6 +12,8 @@ export interface CreateDutOptions extends Omit<DutOptions, 'dir'> {
   /** Host files the board carries as read-only media for the DUT (hostapps, container images). */
   media?: readonly string[];
   keepDisk?: boolean;
+  /** Overrides the board file's accelerator (QEMU boards). */
+  accel?: Accel;
 }
 
 /** Refuses, before any work, a board whose kind has no drivers to bind. */
@@ -31,7 +33,7 @@ export async function createDut(options: CreateDutOptions): Promise<Dut> {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const dir = path.resolve(options.root ?? '.dutlab/duts', `${board.name}-${stamp}-${process.pid}`);
   await mkdir(dir, { recursive: true });
-  const bound = bindQemuBoard(board, {
+  const bound = bindQemuBoard(options.accel ? { ...board, qemu: { ...board.qemu, accel: options.accel } } : board, {
     dir,
     ...(options.media ? { media: options.media } : {}),
     ...(options.keepDisk ? { keepDisk: true } : {}),

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,10 +69,11 @@ test.serial('real probe on this host concludes within its bound and leaves no QE
   const elapsed = Date.now() - started;
   t.log(`verdict: usable=${result.usable} — ${result.reason} (probe ${result.durationMs} ms, total ${elapsed} ms)`);
   t.true(elapsed < 6_000, `probe took ${elapsed} ms`);
-  // Every machine this project runs on (developers', CI) is a VM whose /dev/kvm
-  // accepts QEMU but never runs a guest; a host with working KVM says so with
-  // DUTLAB_EXPECT_KVM=works.
-  t.is(result.usable, process.env.DUTLAB_EXPECT_KVM === 'works', result.reason);
+  // Either verdict is right on some host; what must hold is that it says why.
+  // DUTLAB_EXPECT_KVM=works|broken pins it where the answer is known.
+  t.regex(result.reason, result.usable ? /ran to completion under kvm/ : /KVM|kvm|does not exist|not permitted|denied/);
+  const expected = process.env.DUTLAB_EXPECT_KVM;
+  if (expected) t.is(result.usable, expected === 'works', result.reason);
   // Every QEMU we started has been reaped: nothing of ours is left running.
   const { pendingCleanups } = await import('../proc/cleanup.ts');
   t.deepEqual(pendingCleanups(), []);
@@ -80,6 +82,18 @@ test.serial('real probe on this host concludes within its bound and leaves no QE
   t.is(decision.accel, result.usable ? 'kvm' : 'tcg');
   t.log(`auto → ${decision.accel}: ${decision.reason}`);
   await rm(join(tmpdir(), `dutlab-probe-${process.pid}.json`), { force: true });
+});
+
+test.serial('a probe that timed out is not cached: a loaded host says nothing about KVM', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dutlab-kvmcache-'));
+  const cacheFile = join(dir, 'kvm-probe.json');
+  const spin = Buffer.alloc(65536, 0xf4);
+  Buffer.from([0xeb, 0xfe]).copy(spin, 0xfff0);
+  const result = await kvmProbe({ cacheFile, accel: 'tcg', timeoutMs: 500, payload: spin });
+  t.true(result.timedOut);
+  t.false(result.usable);
+  t.false(existsSync(cacheFile), 'nothing cached');
+  await rm(dir, { recursive: true, force: true });
 });
 
 test.serial('verdicts are cached per host key and reused', async (t) => {
