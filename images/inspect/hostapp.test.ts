@@ -1,20 +1,14 @@
 import test, { type ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, truncate, writeFile, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, truncate, writeFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { ConfigError } from '../../harness/errors.ts';
+import { tempDirs } from './temp-dirs.ts';
 import { inspectHostapp } from './hostapp.ts';
 
-const dirs: string[] = [];
-const temp = async () => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-inspect-'));
-  dirs.push(dir);
-  return dir;
-};
-test.after.always(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
+const temp = tempDirs('dutlab-inspect-');
 
 interface Member {
   name: string;

@@ -1,21 +1,15 @@
 import test from 'ava';
-import { copyFile, mkdir, mkdtemp, rm, open, readFile, symlink, truncate, writeFile, chmod } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, symlink, truncate, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { ConfigError } from '../../harness/errors.ts';
+import { tempDirs } from './temp-dirs.ts';
 import { inspectOsImage } from './os-image.ts';
 
 const MiB = 1024 * 1024;
-const dirs: string[] = [];
-const temp = async () => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-inspect-'));
-  dirs.push(dir);
-  return dir;
-};
-test.after.always(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
+const temp = tempDirs('dutlab-inspect-');
 
 interface Part {
   name: string;
