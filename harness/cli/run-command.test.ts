@@ -130,6 +130,8 @@ test.serial('SIGINT during a teardown: exit 2, the teardown is cut short and rep
   const suite = path.join(folder, 'slow-teardown');
   const api = pathToFileURL(path.resolve('harness/runner/types.ts')).href;
   await execa('mkdir', [suite]);
+  // As in a suite repository of one's own: its .ts files are ES modules.
+  await writeFile(path.join(folder, 'package.json'), '{ "type": "module" }\n');
   await writeFile(path.join(suite, 'suite.ts'), `import { defineSuite } from '${api}';\nexport default defineSuite({ title: 'a teardown that takes long' });\n`);
   await writeFile(
     path.join(suite, '10-slow.ts'),
@@ -160,7 +162,7 @@ test.serial('SIGINT during an image build: exit 2 at once, no build tool left ru
     let err = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       err += chunk.toString();
-      if (/root filesystem/.test(err)) setTimeout(resolve, 3000);
+      if (/… root filesystem/.test(err)) setTimeout(resolve, 3000);
     });
     void child.then(() => resolve());
   });

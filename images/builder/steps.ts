@@ -43,10 +43,8 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): St
       cached: `✓ ${title} (cached)`,
       failed: `✗ ${title}${secs}`,
     }[phase];
-    if (live) {
-      stream.write(`\r\x1b[2K${line}${phase === 'start' ? '' : '\n'}`);
-    } else if (phase !== 'start') {
-      stream.write(`${line}\n`);
-    }
+    // In a log (CI) the start line says what a long silence is.
+    if (live) stream.write(`\r\x1b[2K${line}${phase === 'start' ? '' : '\n'}`);
+    else stream.write(`${line}\n`);
   };
 }

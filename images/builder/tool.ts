@@ -1,14 +1,31 @@
 import { execa, ExecaError, type Options } from 'execa';
 import { ToolError, tail } from '../../harness/errors.ts';
+import { registerCleanup } from '../../harness/proc/cleanup.ts';
+import { signalGroup } from '../../harness/proc/pids.ts';
 
 /**
  * Runs one of the Debian tools the builder drives. A failure becomes a
  * ToolError naming the tool and carrying its stderr tail, so a failed build
  * says which tool failed and why without a re-run.
+ *
+ * Each tool leads a process group of its own, SIGKILLed whole if the harness
+ * exits while it runs (an interrupted build): mmdebstrap forks workers and
+ * runs dpkg and tar, which a signal to mmdebstrap alone leaves running.
  */
 export async function tool(file: string, args: readonly string[], options: Options = {}): Promise<string> {
+  const child = execa(file, args, { stripFinalNewline: true, ...options, detached: true });
+  const pid = child.pid;
+  const unregister =
+    pid === undefined
+      ? () => undefined
+      : registerCleanup({
+          name: `${file} (pid ${pid})`,
+          immediate: () => {
+            signalGroup(pid, 'SIGKILL');
+          },
+        });
   try {
-    const result = await execa(file, args, { stripFinalNewline: true, ...options });
+    const result = await child;
     return typeof result.stdout === 'string' ? result.stdout : '';
   } catch (error) {
     if (error instanceof ExecaError) {
@@ -16,5 +33,7 @@ export async function tool(file: string, args: readonly string[], options: Optio
       throw new ToolError(file, error.shortMessage, tail(String(output)), { step: 'image build' });
     }
     throw error;
+  } finally {
+    unregister();
   }
 }
