@@ -94,9 +94,9 @@ export default defineTests(
       // drops the ^A…^B-delimited bar itself).
       // The active root cannot be checked now: an e2fsck of a mounted
       // read-write filesystem reads metadata in flux, so the boot's log is
-      // the only evidence for it. The reference image mounts its root
-      // read-write from the kernel command line (systemd-fsck-root skips
-      // it) and has no fsck in its initramfs: there this finds nothing.
+      // the only evidence for it. An image that mounts its root read-write
+      // from the kernel command line (systemd-fsck-root skips it) and has no
+      // fsck in its initramfs fails here: nothing checks its root at boot.
       const log = (await t.sh(`journalctl -b --no-pager -o cat -u 'systemd-fsck*' 2>&1; cat /run/initramfs/fsck.log 2>/dev/null; true`)).split(/[\r\n]+/);
       for (const part of [state, data, active]) {
         const said = log.filter((line) => line.startsWith(`${part.label}: `));
