@@ -14,7 +14,7 @@ export default defineTests(
     timeoutMs: 8 * 60_000,
     async run(t) {
       await t.sh('systemd-run --unit=dutlab-hang -p KillSignal=SIGCONT -p SendSIGKILL=no -p TimeoutStopSec=infinity sleep infinity');
-      await t.dut.reboot({ bannerTimeoutMs: 45_000 });
+      await t.dut.reboot({ bannerTimeoutMs: 30_000 });
     },
   },
   {

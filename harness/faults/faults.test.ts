@@ -51,6 +51,13 @@ test.serial('every provoked fault gets its verdict and cause, and the DUT comes 
   t.is(xpathString(path.join(dir, 'junit.xml'), '//testcase[@name="a kernel panic during an SSH command"]/failure/@type'), 'panic');
   t.is(xpathString(path.join(dir, 'junit.xml'), '//testcase[@name="a DUT whose sshd is gone"]/error/@type'), 'ssh-unreachable');
 
+  // The DUT came back by itself after the reset and the panic: the one power cycle is the hung reboot's.
+  const timeline = (JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as { timeline: { state: string; detail?: string }[] }).timeline;
+  const states = timeline.map((e) => e.state);
+  t.is(states.filter((s) => s === 'power-cycling').length, 1, states.join(' '));
+  t.is(states.filter((s) => s === 'recovering').length, 2, states.join(' '));
+  t.regex(timeline.find((e) => e.state === 'power-cycling')?.detail ?? '', /kernel boot not seen|not seen on the console/);
+
   const left = await execa('pgrep', ['-af', `qemu-system.*${dir}`], { reject: false });
   t.is(left.stdout.trim(), '', 'no QEMU of the run is left');
 });
