@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dut } from '../dut/dut.ts';
-import { DutError } from '../errors.ts';
+import { DutError, tail } from '../errors.ts';
 import { untilAborted, within } from '../proc/abort.ts';
 import type { Reporter, TestResult } from '../report/index.ts';
 import { collectFailureArtifacts, serialSlice } from './artifacts.ts';
@@ -151,10 +151,11 @@ async function runTest(plan: RunPlan, suite: LoadedSuite, test: TestDefinition, 
   const context = createContext({ ...contextBase(plan, log), signal: () => current.signal, artifacts });
   // A panic or reset anywhere in the test's time is this test's verdict, whatever it was doing.
   const stopFaults = dut.onFault((fault) => body.abort(fault.error));
-  const timer = setTimeout(
-    () => body.abort(new DutError('timeout', `test "${test.title}" did not finish within ${timeoutMs / 1000} s; it was stopped`, { dut: dut.name, step: 'test' })),
-    timeoutMs,
-  );
+  const timer = setTimeout(() => {
+    const now = Date.now();
+    const excerpt = tail(serialSlice(dut, now - 30_000, now), 20);
+    body.abort(new DutError('timeout', `test "${test.title}" did not finish within ${timeoutMs / 1000} s; it was stopped`, { dut: dut.name, step: 'test', excerpt }));
+  }, timeoutMs);
 
   let outcome: unknown;
   try {
