@@ -145,7 +145,8 @@ export class Console {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => this.timedOut(), options.timeoutMs);
       const { signal } = options;
-      const onAbort = (): void => this.finish(abortReason(signal as AbortSignal, this.name, options.step));
+      // A reset deferred to this wait's outcome is real once the wait is given up.
+      const onAbort = (): void => this.finish(this.wait?.deferred ? this.raised(this.wait.deferred) : abortReason(signal as AbortSignal, this.name, options.step));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.wait = {
         reader,
@@ -163,9 +164,14 @@ export class Console {
     });
   }
 
-  /** A reboot is coming: boot banners are expected until `bootComplete()`. */
+  /**
+   * A reboot is coming: boot banners are expected until `bootComplete()`.
+   * Text not yet read is dropped: a prompt printed before the reboot must
+   * not pass for the new boot's login prompt.
+   */
   expectReboot(): void {
     this.rebootExpected = true;
+    if (!this.wait) this.buffer = '';
     this.note('reboot expected: boot banners allowed');
   }
 
@@ -277,14 +283,20 @@ export class Console {
   private timedOut(): void {
     const wait = this.wait;
     if (!wait) return;
-    const error =
-      wait.deferred ??
-      new DutError('timeout', `${wait.what} not seen within ${wait.options.timeoutMs} ms`, {
+    const error = wait.deferred
+      ? this.raised(wait.deferred)
+      : new DutError('timeout', `${wait.what} not seen within ${wait.options.timeoutMs} ms`, {
         dut: this.name,
         step: wait.options.step,
         excerpt: this.recent,
       });
     this.finish(error);
+  }
+
+  /** A verdict that ends a wait is also told to `onFault`, as one seen between waits is. */
+  private raised(error: DutError): DutError {
+    this.onFault?.(error);
+    return error;
   }
 
   private closed(message: string, cause?: unknown): void {

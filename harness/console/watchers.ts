@@ -48,6 +48,11 @@ export const KERNEL_TRACES: readonly RegExp[] = [
 
 export const BOOT_BANNERS: readonly RegExp[] = [
   new RegExp(`${KERNEL}Linux version \\d+\\.\\d+`),
+  // The kernel's last words before it resets the machine: under load the
+  // firmware's banner may come many seconds later, after an SSH link has
+  // already timed out, so these are the reset's first sign.
+  new RegExp(`${KERNEL}reboot: (?:Restarting system|machine restart)`),
+  new RegExp(`${KERNEL}sysrq: (?:SysRq : )?Resetting`),
   /^BdsDxe: (?:loading|starting) Boot/, // OVMF / EDK II
   /GNU GRUB {1,2}version \d/,
   /^Welcome to GRUB!/,

@@ -435,8 +435,9 @@ export class Dut {
     const dialling = this.board.whileAlive(
       SshTransport.connect({ ...endpoint, privateKey: this.runKey.privateKey, dut: this.name, deadlineMs: dialMs, note: (text) => this.transcript.info(text) }),
     );
-    const hopeless = new AbortController();
-    const watching = this.serial ? this.watchSshFromSerial(hopeless.signal) : new Promise<never>(() => undefined);
+    // Ends the serial watch with the dial, or with the caller: no console wait may outlive this request.
+    const done = new AbortController();
+    const watching = this.serial ? this.watchSshFromSerial(AbortSignal.any([done.signal, signal])) : new Promise<never>(() => undefined);
     let ssh: SshTransport;
     try {
       ssh = await untilAborted(Promise.race([dialling, watching]), signal);
@@ -444,7 +445,8 @@ export class Dut {
       void dialling.then((late) => late.close(), () => undefined);
       if (error instanceof DutError && error.kind === 'ssh-unreachable') throw (this.sshDown = error);
       if (error instanceof DutError && error.kind === 'timeout' && this.serial) {
-        const found = await diagnoseSsh(this.serial).catch((e: unknown) => ({ hopeless: false, text: `serial diagnosis failed: ${String(e)}` }));
+        done.abort();
+        const found = await diagnoseSsh(this.serial, signal).catch((e: unknown) => ({ hopeless: false, text: `serial diagnosis failed: ${String(e)}` }));
         throw (this.sshDown = new DutError('ssh-unreachable', `sshd not reachable for ${Math.round((Date.now() - started) / 1000)} s (${error.reason}); over the serial console: ${found.text}`, {
           dut: this.name,
           step: 'ssh connect',
@@ -454,7 +456,7 @@ export class Dut {
       }
       throw error;
     } finally {
-      hopeless.abort();
+      done.abort();
     }
     const id = await ssh.exec(BOOT_ID, { timeoutMs: 30_000, step: 'ssh connect: boot id', signal });
     if (this.bootId && id.exitCode === 0 && id.stdout.trim() !== this.bootId) {
@@ -468,13 +470,20 @@ export class Dut {
     return ssh;
   }
 
-  /** Rejects with ssh-unreachable as soon as the console says the OS booted and nothing listens for SSH. */
+  /**
+   * Rejects with ssh-unreachable as soon as the console says the OS booted
+   * and nothing listens for SSH, or with the reset or panic the console saw
+   * meanwhile (a DUT that went away is why SSH does not answer).
+   */
   private async watchSshFromSerial(stop: AbortSignal): Promise<never> {
     const serial = this.serial as SerialTransport;
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, SSH_DIAGNOSIS_INTERVAL_MS));
       if (stop.aborted) return new Promise<never>(() => undefined);
-      const found = await diagnoseSsh(serial).catch(() => undefined);
+      const found = await diagnoseSsh(serial, stop).catch((error: unknown) => {
+        if (error instanceof DutError && (error.kind === 'reset' || error.kind === 'panic')) throw error;
+        return undefined;
+      });
       if (stop.aborted) return new Promise<never>(() => undefined);
       if (found?.hopeless) {
         throw new DutError('ssh-unreachable', `sshd is not reachable and will not be: ${found.text}`, { dut: this.name, step: 'ssh connect', excerpt: found.text });

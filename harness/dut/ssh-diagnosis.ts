@@ -24,8 +24,8 @@ const SCRIPT = [
   `echo "addresses=$(ip -br addr 2>/dev/null | awk '$1 != "lo" {print $1":"$2":"$3}' | tr '\\n' ' ')"`,
 ].join('; ');
 
-export async function diagnoseSsh(serial: Transport): Promise<SshDiagnosis> {
-  const result = await serial.exec(SCRIPT, { timeoutMs: 20_000, step: 'ssh diagnosis' });
+export async function diagnoseSsh(serial: Transport, signal?: AbortSignal): Promise<SshDiagnosis> {
+  const result = await serial.exec(SCRIPT, { timeoutMs: 20_000, step: 'ssh diagnosis', ...(signal ? { signal } : {}) });
   const facts = Object.fromEntries(
     result.stdout
       .split('\n')

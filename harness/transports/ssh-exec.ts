@@ -131,7 +131,7 @@ export function runOnLink(link: SshLink, command: string, run: ChannelRun): Prom
     };
     const timer = setTimeout(() => {
       const what = `\`${shortCommand(command)}\` did not finish within ${run.timeoutMs} ms; its channel was closed`;
-      giveUp((killed) => new DutError('timeout', `${what}, ${killed}`, errorOptions()));
+      giveUp((killed) => new DutError('timeout', `${what} and ${killed}`, errorOptions()));
     }, run.timeoutMs);
     const onAbort = (): void => giveUp(() => abortReason(run.signal as AbortSignal, run.dut, run.step));
     run.signal?.addEventListener('abort', onAbort, { once: true });
