@@ -96,6 +96,8 @@ for (const banner of [
   'BdsDxe: loading Boot0001 "UEFI QEMU HARDDISK QM00001" from PciRoot(0x0)',
   '                             GNU GRUB  version 2.06',
   'U-Boot 2023.01 (Jan 10 2023 - 12:00:00 +0000)',
+  '[   45.970864] sysrq: Resetting',
+  '[  312.118201] reboot: Restarting system',
 ]) {
   test(`an unexpected boot banner is a reset: ${banner.trim().slice(0, 20)}`, async (t) => {
     const { dut, console } = setup();
@@ -104,7 +106,7 @@ for (const banner of [
     const error = await t.throwsAsync(waiting, { instanceOf: DutError });
     t.is(error.kind, 'reset');
     t.is(error.step, 'test-1');
-    t.regex(error.excerpt ?? '', /output before\n.*(?:Linux version|BdsDxe|GRUB|U-Boot)/);
+    t.regex(error.excerpt ?? '', /output before\n.*(?:Linux version|BdsDxe|GRUB|U-Boot|Resetting|Restarting)/);
   });
 }
 
@@ -174,4 +176,25 @@ test('a panic right before the stream closes is reported as the panic, then the 
   t.is(error.kind, 'panic');
   t.regex(error.excerpt ?? '', /CPU: 0 PID: 1$/);
   t.like(await t.throwsAsync(console.expect(['x'], { timeoutMs: 100 })), { kind: 'console-lost' });
+});
+
+test('a reboot drops unread text: a prompt printed before it cannot pass for the new boot', async (t) => {
+  const { dut, console } = setup();
+  dut.say('dutlab$ ');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  console.expectReboot();
+  const waiting = console.expect([/[#$] $/], { timeoutMs: 300 });
+  t.like(await t.throwsAsync(waiting), { kind: 'timeout' });
+  const again = console.expect([/[#$] $/], { timeoutMs: 1000 });
+  dut.say('\r\nBdsDxe: loading Boot0001\r\nlogin: root\r\nroot@dut:~# ');
+  t.is((await again).index, 0);
+});
+
+test('a reset deferred to a wait is told to onFault when the wait gives up', async (t) => {
+  const faults: string[] = [];
+  const { dut, console } = setup({ onFault: (error) => faults.push(error.kind) });
+  const waiting = console.expect(['never'], { timeoutMs: 300, reset: 'defer' });
+  dut.say('BdsDxe: loading Boot0001 "UEFI Misc Device"\r\n');
+  t.like(await t.throwsAsync(waiting), { kind: 'reset' });
+  t.deepEqual(faults, ['reset']);
 });
