@@ -1,24 +1,26 @@
 /**
- * The reference image end to end, in real QEMU (TCG here): build (cached),
- * boot, log in on the serial console, check the balenaOS interfaces, update
- * the host OS to the next version with hostapp-update, reboot into it and see
- * the update committed by rollback-health.
+ * The reference image in real QEMU: build (cached), boot, log in on the
+ * serial console, check the balenaOS interfaces it promises, run containers,
+ * and see its fingerprint catch a changed OS file. Its update path
+ * (hostapp-update, the A/B switch, rollback-health's commit) is checked by
+ * the hup suite, in the CI subset (harness/cli/run-command.test.ts) and in
+ * full in the main job.
  */
 import test from 'ava';
 import { loadBoard } from '../harness/boards/index.ts';
 import { createDut } from '../harness/dut/create.ts';
-import { buildImages, DEFAULT_NEXT_VERSION, DEFAULT_VERSION, type BuildResult } from './build.ts';
+import { buildImages, DEFAULT_VERSION, type BuildResult } from './build.ts';
 
-test.serial('the reference image boots, runs containers, updates to the next version and commits it', async (t) => {
-  t.timeout(30 * 60_000);
-  const built: BuildResult = await buildImages({ versions: [DEFAULT_VERSION, DEFAULT_NEXT_VERSION] });
-  const [current, next] = built.versions;
-  if (!current || !next) throw new Error('build returned no versions');
+test.serial('the reference image boots on root A, runs containers and its fingerprint catches a changed file', async (t) => {
+  t.timeout(15 * 60_000);
+  const built: BuildResult = await buildImages({ versions: [DEFAULT_VERSION] });
+  const [current] = built.versions;
+  if (!current) throw new Error('build returned no version');
 
   const dut = await createDut({
     board: await loadBoard('qemu-x86_64'),
     image: current.image.path,
-    media: [next.hostapp.path, built.busybox.path],
+    media: [built.busybox.path],
   });
   t.teardown(() => dut.close());
   const run = (command: string, timeoutMs = 120_000) => dut.exec(command, { transport: 'serial', timeoutMs });
@@ -49,24 +51,4 @@ test.serial('the reference image boots, runs containers, updates to the next ver
   const tampered = await run('cd / && md5sum --quiet -c /balenaos.fingerprint');
   t.is(tampered.exitCode, 1, 'the fingerprint catches a changed OS file');
   t.regex(tampered.stdout, /\/usr\/lib\/balena\/release: FAILED/);
-
-  await sh(`hostapp-update -f ${media(next.hostapp.path)}`, 600_000);
-  const env = await sh('grub-editenv /mnt/boot/grubenv list');
-  t.regex(env, /^resin_root_part=B$/m);
-  t.regex(env, /^upgrade_available=1$/m);
-  t.regex(await sh('ls /mnt/state'), /rollback-health-breadcrumb/);
-
-  await dut.reboot();
-  t.regex(await sh('cat /proc/cmdline'), /root=LABEL=resin-rootB\b/);
-  t.regex(await sh('cat /etc/os-release'), new RegExp(`^VERSION="${next.version}"$`, 'm'));
-  t.is(await sh('cat /usr/lib/balena/release'), `refos ${next.version}`);
-
-  // rollback-health commits once the new OS's engine is healthy.
-  await sh('timeout 240 sh -c "until [ ! -e /mnt/state/rollback-health-breadcrumb ]; do sleep 2; done"', 250_000);
-  const committed = await sh('grub-editenv /mnt/boot/grubenv list');
-  t.regex(committed, /^resin_root_part=B$/m);
-  t.regex(committed, /^upgrade_available=0$/m);
-  t.regex(committed, /^bootcount=0$/m);
-  t.is(await sh('ls /mnt/state | grep -c triggered || true'), '0');
-  t.is(await sh('balena-engine run --rm dutlab/busybox echo still here'), 'still here', 'engine data survived the update');
 });
