@@ -164,14 +164,9 @@ export class Console {
     });
   }
 
-  /**
-   * A reboot is coming: boot banners are expected until `bootComplete()`.
-   * Text not yet read is dropped: a prompt printed before the reboot must
-   * not pass for the new boot's login prompt.
-   */
+  /** A reboot is coming: boot banners are expected until `bootComplete()`. */
   expectReboot(): void {
     this.rebootExpected = true;
-    if (!this.wait) this.buffer = '';
     this.note('reboot expected: boot banners allowed');
   }
 

@@ -178,18 +178,6 @@ test('a panic right before the stream closes is reported as the panic, then the 
   t.like(await t.throwsAsync(console.expect(['x'], { timeoutMs: 100 })), { kind: 'console-lost' });
 });
 
-test('a reboot drops unread text: a prompt printed before it cannot pass for the new boot', async (t) => {
-  const { dut, console } = setup();
-  dut.say('dutlab$ ');
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  console.expectReboot();
-  const waiting = console.expect([/[#$] $/], { timeoutMs: 300 });
-  t.like(await t.throwsAsync(waiting), { kind: 'timeout' });
-  const again = console.expect([/[#$] $/], { timeoutMs: 1000 });
-  dut.say('\r\nBdsDxe: loading Boot0001\r\nlogin: root\r\nroot@dut:~# ');
-  t.is((await again).index, 0);
-});
-
 test('a reset deferred to a wait is told to onFault when the wait gives up', async (t) => {
   const faults: string[] = [];
   const { dut, console } = setup({ onFault: (error) => faults.push(error.kind) });

@@ -106,6 +106,7 @@ export class Dut {
           this.requireConsole().expectReboot();
           await this.dropSsh();
           await board.power.cycle();
+          await this.newKernelBoot('power cycle');
         }),
         exec: fromPromise<unknown, ExecRequest>(async ({ input, signal }) => {
           // Stopped by the machine (a FAULT moved it on) or by the caller: either ends the operation.
@@ -118,6 +119,7 @@ export class Dut {
           this.requireConsole().expectReboot();
           await this.dropSsh();
           await board.power.reset();
+          await this.newKernelBoot('hard reset');
         }),
         powerOff: fromPromise(async () => {
           await this.dropSsh();
@@ -375,10 +377,19 @@ export class Dut {
       if (answered) return;
     }
     console.expectReboot();
-    if (fault.kind === 'panic') {
-      await this.board.whileAlive(console.expect([KERNEL_BANNER], { timeoutMs: 120_000, step: 'recover: wait for the reboot after the panic', reset: 'allow' }));
-    }
+    await this.newKernelBoot(`recover from ${fault.kind}`);
     await this.waitForShell(bootTimeoutMs, 'recover');
+  }
+
+  /**
+   * Waits for the kernel banner of the boot that follows a reset, a power
+   * cycle or a fault. Logging in before it would race the reboot: the old
+   * shell's last prompt can still be on the line (seen after a QMP reset),
+   * and would pass for the new boot's.
+   */
+  private async newKernelBoot(after: string): Promise<void> {
+    const step = `${after}: wait for a new kernel boot`;
+    await this.board.whileAlive(this.requireConsole().expect([KERNEL_BANNER], { timeoutMs: 120_000, step, reset: 'allow' }));
   }
 
   private requireConsole(): Console {
