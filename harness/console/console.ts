@@ -91,6 +91,7 @@ export class Console {
   private readonly maxMatchChars: number;
   private readonly onFault: ((error: DutError) => void) | undefined;
   private rebootExpected: boolean;
+  private bootSigns: { at: number; line: string }[] = [];
   private tracesTolerated = false;
   private buffer = '';
   private recent = '';
@@ -185,6 +186,15 @@ export class Console {
     this.note('boot complete: reset watcher armed');
   }
 
+  /**
+   * The boot banners and restart announcements seen since `since` (ms since
+   * the epoch), expected or not: whether a board that did not boot at least
+   * started to.
+   */
+  bootSignsSince(since: number): string[] {
+    return this.bootSigns.filter((sign) => sign.at >= since).map((sign) => sign.line);
+  }
+
   /** Milliseconds since the target last sent anything. */
   get idleMs(): number {
     return Date.now() - this.lastDataAt;
@@ -258,6 +268,8 @@ export class Console {
       return;
     }
     if (detection.kind === 'reset') {
+      this.bootSigns.push({ at: Date.now(), line: detection.message.replace(/^boot banner: /, '') });
+      this.bootSigns = this.bootSigns.slice(-32);
       const mode = this.rebootExpected ? 'allow' : (wait?.options.reset ?? 'fail');
       if (mode === 'allow') {
         this.note(`expected ${detection.message}`);

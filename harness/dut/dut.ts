@@ -17,6 +17,8 @@ export interface ExecResult extends TransportExecResult {
 }
 
 const KERNEL_BANNER = /Linux version \d+\.\d+/;
+/** The kernel's last words before a restart, among the console's boot signs. */
+const RESTART_ANNOUNCEMENT = /reboot: (?:Restarting system|machine restart)|sysrq: (?:SysRq : )?Resetting/;
 /** States the machine rests in; a request waits for one, so it never lands mid-recovery. */
 const SETTLED = new Set(['idle', 'ready', 'off', 'broken']);
 const BOOT_ID = 'cat /proc/sys/kernel/random/boot_id';
@@ -105,8 +107,9 @@ export class Dut {
         powerCycle: fromPromise(async () => {
           this.requireConsole().expectReboot();
           await this.dropSsh();
+          const since = Date.now();
           await board.power.cycle();
-          await this.newKernelBoot('power cycle');
+          await this.newKernelBoot('power cycle', since);
         }),
         exec: fromPromise<unknown, ExecRequest>(async ({ input, signal }) => {
           // Stopped by the machine (a FAULT moved it on) or by the caller: either ends the operation.
@@ -118,8 +121,9 @@ export class Dut {
         hardReset: fromPromise(async () => {
           this.requireConsole().expectReboot();
           await this.dropSsh();
+          const since = Date.now();
           await board.power.reset();
-          await this.newKernelBoot('hard reset');
+          await this.newKernelBoot('hard reset', since);
         }),
         powerOff: fromPromise(async () => {
           await this.dropSsh();
@@ -387,9 +391,20 @@ export class Dut {
    * shell's last prompt can still be on the line (seen after a QMP reset),
    * and would pass for the new boot's.
    */
-  private async newKernelBoot(after: string): Promise<void> {
+  private async newKernelBoot(after: string, boardRestartedAt?: number): Promise<void> {
     const step = `${after}: wait for a new kernel boot`;
-    await this.board.whileAlive(this.requireConsole().expect([KERNEL_BANNER], { timeoutMs: 120_000, step, reset: 'allow' }));
+    const console = this.requireConsole();
+    await this.board.whileAlive(console.expect([KERNEL_BANNER], { timeoutMs: 120_000, step, reset: 'allow' })).catch((error: unknown) => {
+      // Not a single firmware or bootloader line after the board was told to restart: the board, not the OS.
+      if (boardRestartedAt !== undefined && error instanceof DutError && error.kind === 'timeout' && console.bootSignsSince(boardRestartedAt).length === 0) {
+        throw new DutError('power', `the board showed no sign of restarting within 120 s of the ${after} (no firmware, bootloader or kernel output)`, {
+          dut: this.name,
+          step,
+          excerpt: error.excerpt,
+        });
+      }
+      throw error;
+    });
   }
 
   private requireConsole(): Console {
@@ -521,10 +536,20 @@ export class Dut {
       if (initiate) await console.send('reboot\n');
       // Every boot prints the kernel banner once (firmware and bootloader
       // banners vary by board): count those.
+      const since = Date.now();
       for (let boot = 1; boot <= kernelBoots; boot++) {
         const step = `reboot: wait for kernel boot ${boot}`;
         await this.board.whileAlive(console.expect([KERNEL_BANNER], { timeoutMs: bannerTimeoutMs, step, reset: 'allow' })).catch((error: unknown) => {
           if (!(error instanceof DutError && error.kind === 'timeout')) throw error;
+          // The OS announced the restart and then nothing came: the machine did not restart (seen under TCG), not the OS.
+          const signs = console.bootSignsSince(since);
+          if (signs.length > 0 && signs.every((line) => RESTART_ANNOUNCEMENT.test(line))) {
+            throw new DutError('power', `the OS restarted the machine ("${signs.at(-1)}") but the board showed no firmware, bootloader or kernel output within ${bannerTimeoutMs / 1000} s`, {
+              dut: this.name,
+              step,
+              excerpt: error.excerpt,
+            });
+          }
           const what = kernelBoots > 1 ? `kernel boot ${boot} of ${kernelBoots}` : 'a new kernel boot';
           throw new DutError('timeout', `${what} not seen on the console within ${bannerTimeoutMs / 1000} s`, { dut: this.name, step, excerpt: error.excerpt });
         });

@@ -220,3 +220,17 @@ test('requests that make no sense in the current state are refused, not queued f
   t.regex(error?.message ?? '', /not possible now/);
   t.is(dut.states.at(-1), 'idle');
 });
+
+test("a board that gives no sign of restarting after a reset is a power error, not the OS's; it is power-cycled", async (t) => {
+  let resets = 0;
+  const dut = start({
+    hardReset: async () => {
+      if (++resets === 1) throw new DutError('power', 'the board showed no sign of restarting within 120 s of the hard reset', { dut: 'fake' });
+    },
+  });
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  const error = await t.throwsAsync(dut.send((reply) => ({ type: 'HARD_RESET', reply })), { instanceOf: DutError });
+  t.is(error?.kind, 'power');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.deepEqual(dut.states.slice(-4), ['resetting', 'power-cycling', 'booting', 'ready']);
+});

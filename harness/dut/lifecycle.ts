@@ -261,7 +261,14 @@ export const lifecycle = setup({
       },
     },
     resetting: {
-      invoke: { src: 'hardReset', onDone: 'booting', onError: { target: 'broken', actions: 'latch' } },
+      invoke: {
+        src: 'hardReset',
+        onDone: 'booting',
+        onError: [
+          { guard: 'canRetryBoot', target: 'power-cycling', actions: ['rejectRescued', 'countBoot'] },
+          { target: 'broken', actions: ['rejectRescued', 'latch'] },
+        ],
+      },
     },
     'powering-off': {
       invoke: { src: 'powerOff', onDone: 'off', onError: { target: 'broken', actions: 'latch' } },
@@ -287,7 +294,8 @@ export const lifecycle = setup({
  */
 function rescuedError(context: LifecycleContext, error: unknown): DutError {
   const seen = asDutError(error, context.dut, 'reboot');
-  if (seen.kind === 'panic') return seen;
+  // What the OS did (a panic), or the board that did not restart (power), is the verdict as it is.
+  if (seen.kind === 'panic' || seen.kind === 'power') return seen;
   const what = context.pendingType === 'HARD_RESET' ? 'after a reset the OS' : 'the OS';
   return new DutError('reboot-hung', `${what} did not come back by itself (${seen.reason}); the harness power-cycled it`, {
     dut: context.dut,

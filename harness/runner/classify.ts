@@ -25,7 +25,7 @@ export const VERDICT_TABLE = {
   'reboot-hung': { verdict: 'fail', when: 'a reboot did not come back by itself; the harness had to power-cycle' },
   'board-died': { verdict: 'error', when: 'QEMU or a board helper process died' },
   'console-lost': { verdict: 'error', when: 'the console or the SSH link to the DUT went away' },
-  power: { verdict: 'error', when: 'the power driver did not answer or did not do what it was told' },
+  power: { verdict: 'error', when: 'the power driver did not answer, or the board gave no sign of restarting after a reset, a power cycle or the OS restarting it' },
   'ssh-unreachable': { verdict: 'error', when: 'sshd could not be dialled although the OS booted (diagnosed over serial)' },
   timeout: { verdict: 'error', when: 'the test or one of its commands outlived its bound' },
   tool: { verdict: 'error', when: 'a host tool or a file transfer failed' },
