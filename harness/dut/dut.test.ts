@@ -11,6 +11,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadBoard } from '../boards/index.ts';
+import { DutError } from '../errors.ts';
 import { buildImages } from '../../images/build.ts';
 import { createDut } from './create.ts';
 import type { Dut } from './dut.ts';
@@ -80,7 +81,18 @@ test.serial('files travel both ways over SSH and over the serial line, verified'
 
 test.serial('hard reset through QMP: the board resets without asking the OS and comes back', async (t) => {
   const before = await bootId();
-  await dut.hardReset();
+  const outcome = await dut.hardReset().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  if (outcome !== undefined) {
+    // Under TCG a QMP system_reset now and then brings no firmware back: the
+    // board's fault, so a power error (never reboot-hung, never a pass), and
+    // the lifecycle power-cycles it back.
+    t.true(outcome instanceof DutError && outcome.kind === 'power', String(outcome));
+    t.log(`the reset did not take: ${(outcome as Error).message}`);
+    await dut.settled();
+  }
   t.is(dut.state, 'ready');
   t.not(await bootId(), before);
 });
