@@ -140,6 +140,9 @@ async function bounded(fn: () => unknown, controller: AbortController, step: str
  */
 async function runTest(plan: RunPlan, suite: LoadedSuite, test: TestDefinition, log: (message: string) => void): Promise<TestResult> {
   const { dut } = plan;
+  // Brought back from whatever came before, outside this test's time: a
+  // recovery is not charged to it, neither as time nor as a fault.
+  await dut.settled();
   const startedAt = Date.now();
   plan.reporter.testStart({ suite: suite.name, title: test.title, startedAt });
   const artifacts = path.join(plan.reportsDir, 'artifacts', suite.name, slug(test.title));
@@ -159,7 +162,6 @@ async function runTest(plan: RunPlan, suite: LoadedSuite, test: TestDefinition, 
 
   let outcome: unknown;
   try {
-    await dut.settled();
     // Charged to the test that broke it; this one could not run.
     if (dut.state === 'broken') {
       const cause = dut.cause;
