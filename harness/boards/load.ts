@@ -12,7 +12,19 @@ import { Ajv } from 'ajv';
 import { ConfigError } from '../errors.ts';
 import { parseValidatedYaml } from '../config/validated-yaml.ts';
 import { boardSchema, patternHints } from './schema.ts';
-import { QEMU_DEFAULTS, type Board, type PhysicalBoard, type QemuBoard, type QemuSettings } from './types.ts';
+import {
+  QEMU_DEFAULTS,
+  type Board,
+  type NetworkConfig,
+  type PhysicalBoard,
+  type PhysicalConsole,
+  type PowerConfig,
+  type QemuBoard,
+  type QemuSettings,
+  type RigSettings,
+  type StorageConfig,
+  type VirtualBoard,
+} from './types.ts';
 
 const ajv = new Ajv({ allErrors: true, discriminator: true, verbose: true, strict: true, strictRequired: false });
 const validate = ajv.compile(boardSchema);
@@ -35,9 +47,30 @@ export function parseBoard(text: string, source: string): Board {
   return withDefaults(raw, source);
 }
 
+/** Board files as written: every setting with a default may be left out. */
+type Loose<T> = { [K in keyof T]?: T[K] };
 type RawBoard =
   | (Omit<QemuBoard, 'source' | 'qemu' | 'console'> & { qemu: Partial<QemuSettings>; console?: QemuBoard['console'] })
-  | Omit<PhysicalBoard, 'source'>;
+  | (Omit<PhysicalBoard, 'source' | 'console' | 'power' | 'storage' | 'network'> & {
+      console: Loose<PhysicalConsole> & Pick<PhysicalConsole, 'kind'>;
+      power: Loose<PowerConfig> & Pick<PowerConfig, 'kind'>;
+      storage: Loose<StorageConfig> & Pick<StorageConfig, 'kind'>;
+      network?: Loose<NetworkConfig> & Pick<NetworkConfig, 'kind'>;
+    })
+  | (Omit<VirtualBoard, 'source' | 'qemu' | 'rig'> & { qemu?: Partial<QemuSettings>; rig?: Partial<RigSettings> });
+
+/** The defaults of each driver kind, applied after validation so the schema stays the single source of what is allowed. */
+const CONSOLE_DEFAULTS = { serial: { baud: 115200 }, ser2net: { protocol: 'raw', baud: 115200 } } as const;
+const POWER_DEFAULTS = {
+  lcus: { channel: 1, baud: 9600, status: false },
+  usbrelay: { command: 'usbrelay' },
+  gpio: { activeLow: false, command: 'gpioset' },
+  tasmota: { output: 1 },
+  shelly: { switch: 0 },
+  command: {},
+} as const;
+const STORAGE_DEFAULTS = { usbsdmux: { command: 'usbsdmux' }, sdwire: { command: 'sd-mux-ctrl' }, command: {} } as const;
+export const RIG_DEFAULTS: RigSettings = { cardMiB: 8192, power: 'lcus', console: 'serial' };
 
 function withDefaults(raw: RawBoard, source: string): Board {
   if (raw.kind === 'qemu') {
@@ -50,7 +83,20 @@ function withDefaults(raw: RawBoard, source: string): Board {
       source,
     };
   }
-  return { ...raw, source };
+  if (raw.kind === 'virtual') {
+    return { name: raw.name, deviceType: raw.deviceType, kind: 'virtual', qemu: { ...QEMU_DEFAULTS, ...raw.qemu }, rig: { ...RIG_DEFAULTS, ...raw.rig }, source };
+  }
+  const board = {
+    name: raw.name,
+    deviceType: raw.deviceType,
+    kind: 'physical',
+    console: { ...CONSOLE_DEFAULTS[raw.console.kind], ...raw.console },
+    power: { minOffMs: 2000, timeoutMs: 10_000, ...POWER_DEFAULTS[raw.power.kind], ...raw.power },
+    storage: { verify: true, timeoutMs: 30_000, ...STORAGE_DEFAULTS[raw.storage.kind], ...raw.storage },
+    ...(raw.network ? { network: { port: 22222, ...raw.network } } : {}),
+    source,
+  };
+  return board as PhysicalBoard;
 }
 
 /** Names of the boards in `dir` (files ending .yaml/.yml). */

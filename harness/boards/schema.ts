@@ -27,63 +27,81 @@ const qemuSettings = {
   },
 } as const;
 
-const serialConsole = {
+const locator = {
   type: 'object',
   additionalProperties: false,
-  required: ['kind', 'device', 'baud'],
+  minProperties: 1,
+  maxProperties: 1,
   properties: {
-    kind: { enum: ['serial'] },
-    device: nonEmpty,
-    baud: { enum: [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1500000] },
+    device: { type: 'string', pattern: '^/' },
+    match: { type: 'object', minProperties: 1, additionalProperties: { type: 'string', minLength: 1 } },
   },
 } as const;
 
-const power = {
-  type: 'object',
-  required: ['kind'],
-  discriminator: { propertyName: 'kind' },
-  oneOf: [
-    {
-      additionalProperties: false,
-      required: ['kind', 'device', 'channel'],
-      properties: {
-        kind: { enum: ['usb-relay'] },
-        device: nonEmpty,
-        channel: { type: 'integer', minimum: 0, maximum: 63 },
-      },
-    },
-    {
-      additionalProperties: false,
-      required: ['kind', 'on', 'off'],
-      properties: {
-        kind: { enum: ['command'] },
-        on: { type: 'array', minItems: 1, items: { type: 'string' } },
-        off: { type: 'array', minItems: 1, items: { type: 'string' } },
-      },
-    },
-    {
-      additionalProperties: false,
-      required: ['kind'],
-      properties: { kind: { enum: ['manual'] } },
-    },
-  ],
-} as const;
+const bauds = { enum: [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1500000] } as const;
+const tcpPort = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+const ms = { type: 'integer', minimum: 0, maximum: 3_600_000 } as const;
+const argv = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } } as const;
+const httpUrl = { type: 'string', pattern: '^https?://' } as const;
 
-const storage = {
-  type: 'object',
-  required: ['kind'],
-  discriminator: { propertyName: 'kind' },
-  oneOf: [
-    {
+/** A `oneOf` discriminated on `kind`, every branch closed. */
+function byKind<B extends Record<string, { required?: readonly string[]; properties: Record<string, unknown> }>>(branches: B, shared: Record<string, unknown> = {}) {
+  return {
+    type: 'object',
+    required: ['kind'],
+    discriminator: { propertyName: 'kind' },
+    oneOf: Object.entries(branches).map(([kind, branch]) => ({
       additionalProperties: false,
-      required: ['kind', 'model', 'device'],
-      properties: {
-        kind: { enum: ['sd-mux'] },
-        model: { enum: ['usbsdmux', 'sdwire'] },
-        device: nonEmpty,
-      },
-    },
-  ],
+      required: ['kind', ...(branch.required ?? [])],
+      properties: { kind: { enum: [kind] }, ...shared, ...branch.properties },
+    })),
+  } as const;
+}
+
+const physicalConsole = byKind({
+  serial: { required: ['port'], properties: { port: locator, baud: bauds } },
+  ser2net: { required: ['host', 'port'], properties: { host: nonEmpty, port: tcpPort, protocol: { enum: ['raw', 'rfc2217'] }, baud: bauds } },
+});
+
+const power = byKind(
+  {
+    lcus: { required: ['port'], properties: { port: locator, channel: { type: 'integer', minimum: 1, maximum: 8 }, baud: bauds, status: { type: 'boolean' } } },
+    usbrelay: { required: ['relay'], properties: { relay: { type: 'string', pattern: '^[A-Za-z0-9]+_[0-9]+$' }, command: nonEmpty } },
+    gpio: { required: ['chip', 'line'], properties: { chip: nonEmpty, line: { type: 'integer', minimum: 0 }, activeLow: { type: 'boolean' }, command: nonEmpty } },
+    tasmota: { required: ['url'], properties: { url: httpUrl, output: { type: 'integer', minimum: 1, maximum: 8 } } },
+    shelly: { required: ['url'], properties: { url: httpUrl, switch: { type: 'integer', minimum: 0, maximum: 8 } } },
+    command: { required: ['on', 'off'], properties: { on: argv, off: argv, status: argv } },
+  },
+  { minOffMs: ms, timeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 } },
+);
+
+const storage = byKind(
+  {
+    usbsdmux: { required: ['control', 'medium'], properties: { control: locator, command: nonEmpty } },
+    sdwire: { required: ['serial', 'medium'], properties: { serial: nonEmpty, command: nonEmpty } },
+    command: { required: ['host', 'dut', 'medium'], properties: { host: argv, dut: argv } },
+  },
+  { medium: locator, verify: { type: 'boolean' }, timeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 } },
+);
+
+const network = byKind(
+  {
+    static: { required: ['host'], properties: { host: nonEmpty } },
+    'dhcp-leases': { required: ['file', 'mac'], properties: { file: { type: 'string', pattern: '^/' }, mac: { type: 'string', pattern: '^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$' } } },
+    console: { properties: { interface: nonEmpty } },
+  },
+  { port: tcpPort },
+);
+
+const rig = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    cardMiB: { type: 'integer', minimum: 64, maximum: 1_048_576 },
+    power: { enum: ['lcus', 'tasmota', 'usbrelay'] },
+    console: { enum: ['serial', 'ser2net-raw', 'ser2net-rfc2217'] },
+    dir: nonEmpty,
+  },
 } as const;
 
 const common = {
@@ -117,15 +135,25 @@ export const boardSchema = {
       properties: {
         ...common,
         kind: { enum: ['physical'] },
-        console: serialConsole,
+        console: physicalConsole,
         power,
         storage,
+        network,
       },
+    },
+    {
+      additionalProperties: false,
+      required: ['name', 'deviceType', 'kind'],
+      properties: { ...common, kind: { enum: ['virtual'] }, qemu: qemuSettings, rig },
     },
   ],
 } as const;
 
 /** Human wording for `pattern` keywords, keyed by the pattern. */
 export const patternHints: Record<string, string> = {
+  '^/': 'an absolute path',
+  '^https?://': 'an http:// or https:// URL',
+  '^[A-Za-z0-9]+_[0-9]+$': 'a relay name as usbrelay lists it, like HURTM_1',
+  '^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$': 'a MAC address like dc:a6:32:01:02:03',
   '^[a-z0-9][a-z0-9._-]*$': 'lower-case letters, digits, ".", "_" or "-", starting with a letter or digit',
 };

@@ -36,42 +36,140 @@ export interface QemuSerialConsole {
   kind: 'qemu-serial';
 }
 
+/**
+ * Where a piece of hardware is: a fixed path, or udev properties that match
+ * exactly one device (`ID_SERIAL_SHORT`, `ID_PATH`, ...). `/dev/ttyUSB0`
+ * names move between reboots of the host; a match does not.
+ */
+export type Locator = { device: string } | { match: Record<string, string> };
+
+/** A local serial line: a USB-serial adapter, opened with `serialport`. */
 export interface SerialConsole {
   kind: 'serial';
-  device: string;
+  port: Locator;
   baud: number;
 }
 
-export type ConsoleConfig = QemuSerialConsole | SerialConsole;
-
-export interface UsbRelayPower {
-  kind: 'usb-relay';
-  device: string;
-  channel: number;
+/** A serial port another host serves with ser2net: raw TCP, or telnet with RFC 2217 (the baud rate is set remotely). */
+export interface NetworkSerialConsole {
+  kind: 'ser2net';
+  host: string;
+  port: number;
+  protocol: 'raw' | 'rfc2217';
+  baud: number;
 }
 
-/** Any power switch scriptable from a shell (PDU CLI, smart plug, ...). */
-export interface CommandPower {
+export type PhysicalConsole = SerialConsole | NetworkSerialConsole;
+export type ConsoleConfig = QemuSerialConsole | PhysicalConsole;
+
+/** What every power switch shares: the bounds of its operations. */
+export interface PowerCommon {
+  /** The board stays off at least this long in a cycle (capacitors, PMICs). */
+  minOffMs: number;
+  /** An operation that has not answered by then is a power error naming the board and the device. */
+  timeoutMs: number;
+}
+
+/** LCUS-type USB-serial relay: 9600 8N1, frames `A0 <channel> <0|1> <sum>`. */
+export interface LcusPower extends PowerCommon {
+  kind: 'lcus';
+  port: Locator;
+  channel: number;
+  baud: number;
+  /** The module answers the status query 0xFF with `CH<n>:ON|OFF` lines (multi-channel LCUS boards do). */
+  status: boolean;
+}
+
+/** HID relay through Debian's `usbrelay` (`usbrelay <ID>_<n>=1`). */
+export interface UsbRelayPower extends PowerCommon {
+  kind: 'usbrelay';
+  /** The relay's name as `usbrelay` lists it, e.g. `HURTM_1`. */
+  relay: string;
+  command: string;
+}
+
+/** A GPIO line driving a relay, through libgpiod's `gpioset`. */
+export interface GpioPower extends PowerCommon {
+  kind: 'gpio';
+  chip: string;
+  line: number;
+  activeLow: boolean;
+  command: string;
+}
+
+/** A Tasmota smart plug: `/cm?cmnd=Power<n>%20On|Off|Status`. */
+export interface TasmotaPower extends PowerCommon {
+  kind: 'tasmota';
+  url: string;
+  output: number;
+}
+
+/** A Shelly gen2 plug or relay: `/rpc/Switch.Set?id=<n>&on=true|false`, `/rpc/Switch.GetStatus?id=<n>`. */
+export interface ShellyPower extends PowerCommon {
+  kind: 'shelly';
+  url: string;
+  switch: number;
+}
+
+/** Any switch scriptable from a shell (a PDU's CLI, ...), like labgrid's ExternalPowerDriver. */
+export interface CommandPower extends PowerCommon {
   kind: 'command';
   on: string[];
   off: string[];
+  /** Prints `on` or `off`; without it the state is what was last set. */
+  status?: string[];
 }
 
-/** A person flips the switch; the harness prompts. */
-export interface ManualPower {
-  kind: 'manual';
+export type PowerConfig = LcusPower | UsbRelayPower | GpioPower | TasmotaPower | ShellyPower | CommandPower;
+
+/** What every storage switch shares: the medium the host writes while the switch points at it. */
+export interface StorageCommon {
+  /** The block device (or, for an emulated card, the image file) the host sees in host mode. */
+  medium: Locator;
+  /** Read the written image back and compare hashes before booting. Default true. */
+  verify: boolean;
+  timeoutMs: number;
 }
 
-export type PowerConfig = UsbRelayPower | CommandPower | ManualPower;
-
-export interface SdMuxStorage {
-  kind: 'sd-mux';
-  model: 'usbsdmux' | 'sdwire';
-  /** Control device of the mux (e.g. /dev/sg0 for usbsdmux). */
-  device: string;
+/** Linux Automation's USB-SD-Mux through Debian's `usbsdmux <sg> host|dut|off`. */
+export interface UsbSdMuxStorage extends StorageCommon {
+  kind: 'usbsdmux';
+  /** The mux's SCSI generic control device (/dev/sg*). */
+  control: Locator;
+  command: string;
 }
 
-export type StorageConfig = SdMuxStorage;
+/** An SDWire through `sd-mux-ctrl --device-serial=<serial> --ts|--dut`. */
+export interface SdWireStorage extends StorageCommon {
+  kind: 'sdwire';
+  serial: string;
+  command: string;
+}
+
+/** Any mux scriptable from a shell: commands that hand the medium to the host and to the DUT. */
+export interface CommandStorage extends StorageCommon {
+  kind: 'command';
+  host: string[];
+  dut: string[];
+}
+
+export type StorageConfig = UsbSdMuxStorage | SdWireStorage | CommandStorage;
+
+/** The DUT's SSH address: fixed, found in a DHCP server's leases file by MAC, or asked of the DUT over its console. */
+export type NetworkConfig =
+  | { kind: 'static'; host: string; port: number }
+  | { kind: 'dhcp-leases'; file: string; mac: string; port: number }
+  | { kind: 'console'; interface?: string; port: number };
+
+/** Which of the rig's emulated devices a virtual board is driven through. */
+export interface RigSettings {
+  /** Size of the emulated SD card (MiB). */
+  cardMiB: number;
+  power: 'lcus' | 'tasmota' | 'usbrelay';
+  console: 'serial' | 'ser2net-raw' | 'ser2net-rfc2217';
+  /** Directory of the rig's device nodes and card (default .dutlab/rig/<board>). */
+  dir?: string;
+}
 
 interface BoardCommon {
   name: string;
@@ -89,12 +187,24 @@ export interface QemuBoard extends BoardCommon {
 
 export interface PhysicalBoard extends BoardCommon {
   kind: 'physical';
-  console: SerialConsole;
+  console: PhysicalConsole;
   power: PowerConfig;
   storage: StorageConfig;
+  network?: NetworkConfig;
 }
 
-export type Board = QemuBoard | PhysicalBoard;
+/**
+ * A QEMU machine that offers only a physical board's interfaces (a serial
+ * adapter on a pty, an emulated relay, an SD-mux emulator): the physical
+ * drivers run against it unchanged.
+ */
+export interface VirtualBoard extends BoardCommon {
+  kind: 'virtual';
+  qemu: QemuSettings;
+  rig: RigSettings;
+}
+
+export type Board = QemuBoard | PhysicalBoard | VirtualBoard;
 
 export const QEMU_DEFAULTS: QemuSettings = {
   machine: 'q35',

@@ -11,11 +11,15 @@ export type PowerState = 'on' | 'off' | 'unknown';
 export interface PowerDriver {
   on(): Promise<void>;
   off(): Promise<void>;
-  /** Press reset: the OS gets no say, the board keeps power. */
-  reset(): Promise<void>;
-  /** Power off, then on: what recovers a board that even reset does not. */
+  /** Off, at least the board's minimum off time, on: what recovers a board that nothing else does. */
   cycle(): Promise<void>;
+  /** What the driver last set or read. */
   state(): PowerState;
+}
+
+/** A reset that keeps power (QMP system_reset, a reset line). A relay board has none, and binds none. */
+export interface ResetDriver {
+  reset(): Promise<void>;
 }
 
 export interface ConsoleDriver {
@@ -28,17 +32,35 @@ export interface ConsoleDriver {
   close(): Promise<void>;
 }
 
-export interface BootSettings {
-  /** OpenSSH authorized_keys line installed through config.json os.sshKeys. */
-  sshPublicKey?: string;
-  /** Merged into config.json (hostname, developmentMode, ...). */
-  config?: Record<string, unknown>;
+/** The medium the board boots, as the host reaches it while the storage switch points at the host. */
+export interface Medium {
+  /** A block device, an image file, or (QEMU) a qcow2 overlay over the image. */
+  path: string;
+  format: 'raw' | 'qcow2';
+}
+
+export interface WriteProgress {
+  phase: 'write' | 'verify';
+  done: number;
+  total: number;
+}
+
+export interface WriteOptions {
+  signal?: AbortSignal;
+  progress?: (progress: WriteProgress) => void;
 }
 
 export interface StorageDriver {
-  /** Put the image where the DUT boots it, with this run's config.json. */
-  prepare(image: string, settings: BootSettings): Promise<void>;
-  /** Drop what prepare() made for this run. */
+  /**
+   * Puts the image on the medium the board boots and returns the medium as
+   * the host now sees it. Called with the board powered off. Provisioning
+   * (config.json) is not the driver's business: it happens on the returned
+   * medium, before handOver.
+   */
+  write(image: string, options?: WriteOptions): Promise<Medium>;
+  /** Gives the medium to the DUT for the next power-on (an SD mux switched to the DUT). */
+  handOver(): Promise<void>;
+  /** Drops what write() made for this run. */
   release(): Promise<void>;
 }
 
@@ -47,26 +69,42 @@ export interface NetworkEndpoint {
   port: number;
 }
 
-/** Everything a DUT needs from its board, bound to concrete drivers. */
+export interface NetworkDriver {
+  /**
+   * Where the DUT's sshd is reachable now. It may be known only after boot
+   * (DHCP): a driver may read a leases file or ask the DUT over its console
+   * with `ask` (runs a shell command, resolves with its stdout).
+   */
+  endpoint(ask: (command: string) => Promise<string>, signal?: AbortSignal): Promise<NetworkEndpoint>;
+}
+
+/** Files the board carries as read-only media (a QEMU extra disk, a USB stick on a farm). */
+export interface MediaDriver {
+  /** Where `hostPath` appears on the DUT, or undefined when it is not carried: then it is copied over a transport. */
+  path(hostPath: string): string | undefined;
+}
+
+/**
+ * Everything a DUT needs from its board, bound to concrete drivers. Optional
+ * members are capabilities a board may lack; code asks for the capability,
+ * never for the board's kind.
+ */
 export interface BoundBoard {
   name: string;
   deviceType: string;
   power: PowerDriver;
   console: ConsoleDriver;
   storage: StorageDriver;
-  /** Where the DUT's sshd (port 22222) is reachable from here, once powered on. */
-  sshEndpoint(): NetworkEndpoint | undefined;
-  /**
-   * Where a file the board carries as read-only media (a QEMU extra disk, a
-   * USB stick on a farm) appears on the DUT, or undefined when it does not
-   * carry it: then it has to be copied over a transport.
-   */
-  mediaPath(hostPath: string): string | undefined;
-  /** What a report should say about the board (accelerator, run dir, ...). */
+  reset?: ResetDriver;
+  network?: NetworkDriver;
+  media?: MediaDriver;
+  /** What a report should say about the board: its kind, drivers, devices, accelerator, run dir. */
   describe(): Record<string, unknown>;
   /**
    * Rejects when the board dies under us (QEMU exited): every wait on the
    * DUT races it, so a crash is an error at once, not a timeout later.
    */
   whileAlive<T>(work: Promise<T>): Promise<T>;
+  /** Releases the board's own resources (relay ports, a rig's emulators) after power off. */
+  close(): Promise<void>;
 }
