@@ -31,7 +31,7 @@ test.serial('the reference image boots on root A, runs containers and its finger
   };
 
   await dut.boot();
-  const media = (file: string): string => dut.board.mediaPath(file) ?? '';
+  const media = (file: string): string => dut.board.media?.path(file) ?? '';
   t.regex(await sh('cat /proc/cmdline'), /root=LABEL=resin-rootA\b/);
   t.is(await sh('readlink -f /dev/disk/by-state/active'), await sh('readlink -f /dev/disk/by-label/resin-rootA'));
   t.is(await sh('readlink -f /dev/disk/by-state/inactive'), await sh('readlink -f /dev/disk/by-label/resin-rootB'));

@@ -29,6 +29,19 @@ test('every board shipped in boards/ loads', async (t) => {
   }
 });
 
+test('the example farm boards load, each naming its drivers', async (t) => {
+  const dir = join(DEFAULT_BOARDS_DIR, 'examples');
+  const names = await listBoards(dir);
+  t.deepEqual(names, ['nuc-lab2', 'rpi4-lab1']);
+  const kinds = [];
+  for (const name of names) {
+    const board = await loadBoard(name, { boardsDir: dir });
+    if (board.kind !== 'physical') return t.fail(`${name} is not physical`);
+    kinds.push(`${board.console.kind}/${board.power.kind}/${board.storage.kind}/${board.network?.kind}`);
+  }
+  t.deepEqual(kinds, ['ser2net/tasmota/sdwire/console', 'serial/lcus/usbsdmux/dhcp-leases']);
+});
+
 test('qemu-x86_64 is typed and defaulted', async (t) => {
   const board = await loadBoard('qemu-x86_64');
   t.is(board.kind, 'qemu');
@@ -57,23 +70,45 @@ test('omitted qemu settings and console take defaults', (t) => {
   t.deepEqual(board.console, { kind: 'qemu-serial' });
 });
 
-test('a physical board with serial console, relay power and sd-mux storage', (t) => {
-  const board = parseBoard(
-    [
-      'name: rpi4-lab1',
-      'deviceType: raspberrypi4-64',
-      'kind: physical',
-      'console: { kind: serial, device: /dev/ttyUSB0, baud: 115200 }',
-      'power: { kind: usb-relay, device: /dev/hidraw0, channel: 1 }',
-      'storage: { kind: sd-mux, model: usbsdmux, device: /dev/sg0 }',
-    ].join('\n'),
-    FILE,
-  );
-  t.is(board.kind, 'physical');
-  if (board.kind !== 'physical') return;
-  t.is(board.console.baud, 115200);
-  t.deepEqual(board.power, { kind: 'usb-relay', device: '/dev/hidraw0', channel: 1 });
-  t.is(board.storage.model, 'usbsdmux');
+const physical = (power: string, extra = '') =>
+  [
+    'name: rpi4-lab1',
+    'deviceType: raspberrypi4-64',
+    'kind: physical',
+    'console: { kind: serial, port: { match: { ID_SERIAL_SHORT: A10KX1 } } }',
+    `power: ${power}`,
+    'storage: { kind: usbsdmux, control: { match: { ID_PATH: "pci-0000:00:14.0-usb-0:2:1.0" } }, medium: { device: /dev/disk/by-path/pci-0000:00:14.0-usb-0:2:1.0-scsi-0:0:0:0 } }',
+    extra,
+  ].join('\n');
+
+test('a physical board: resources located, driver settings defaulted', (t) => {
+  const board = parseBoard(physical('{ kind: lcus, port: { device: /dev/serial/by-id/usb-1a86_USB_Serial-if00-port0 }, channel: 2, minOffMs: 5000 }', 'network: { kind: dhcp-leases, file: /var/lib/misc/dnsmasq.leases, mac: "dc:a6:32:01:02:03" }'), FILE);
+  if (board.kind !== 'physical') return t.fail();
+  t.deepEqual(board.console, { kind: 'serial', port: { match: { ID_SERIAL_SHORT: 'A10KX1' } }, baud: 115200 });
+  t.deepEqual(board.power, { kind: 'lcus', port: { device: '/dev/serial/by-id/usb-1a86_USB_Serial-if00-port0' }, channel: 2, baud: 9600, status: false, minOffMs: 5000, timeoutMs: 10_000 });
+  t.like(board.storage, { kind: 'usbsdmux', command: 'usbsdmux', verify: true, timeoutMs: 30_000 });
+  t.deepEqual(board.network, { kind: 'dhcp-leases', file: '/var/lib/misc/dnsmasq.leases', mac: 'dc:a6:32:01:02:03', port: 22222 });
+});
+
+test('a physical board: an unknown power kind names the kinds there are', (t) => {
+  const error = failure(physical('{ kind: usb-relay, device: /dev/hidraw0 }'));
+  t.regex(error.message, /boards\/x.yaml:5: power.kind: must be one of lcus, usbrelay, gpio, tasmota, shelly, command \(got "usb-relay"\)/);
+});
+
+test('a physical board: a locator is a device path or a udev match, not both, and paths are absolute', (t) => {
+  const both = failure(physical('{ kind: lcus, port: { device: /dev/ttyUSB1, match: { ID_PATH: x } } }'));
+  t.regex(both.message, /boards\/x.yaml:5: power.port: takes at most 1 of: device, match/);
+  const relative = failure(physical('{ kind: lcus, port: { device: ttyUSB1 } }'));
+  t.regex(relative.message, /power.port.device: must be an absolute path/);
+  const badUrl = failure(physical('{ kind: tasmota, url: 10.0.0.5 }'));
+  t.regex(badUrl.message, /power.url: must be an http:\/\/ or https:\/\/ URL/);
+});
+
+test('a virtual board takes the QEMU and rig defaults', (t) => {
+  const board = parseBoard('name: v\ndeviceType: generic-amd64\nkind: virtual\nrig: { power: tasmota }\n', FILE);
+  if (board.kind !== 'virtual') return t.fail();
+  t.is(board.qemu.machine, 'q35');
+  t.deepEqual(board.rig, { cardMiB: 8192, power: 'tasmota', console: 'serial' });
 });
 
 test('enum error names file, line, field, allowed values and the bad value', (t) => {
@@ -98,10 +133,10 @@ test('missing field is reported at the mapping that lacks it', (t) => {
   const error = failure('name: x\nkind: qemu\nqemu: {}\n');
   t.is(error.message, 'boards/x.yaml:1: deviceType: required field is missing');
   const nested = failure(
-    'name: x\ndeviceType: y\nkind: physical\nconsole: { kind: serial, device: /dev/ttyUSB0, baud: 115200 }\n' +
-      'power:\n  kind: usb-relay\n  device: /dev/hidraw0\nstorage: { kind: sd-mux, model: sdwire, device: /dev/sg0 }\n',
+    'name: x\ndeviceType: y\nkind: physical\nconsole: { kind: serial, port: { device: /dev/ttyUSB0 } }\n' +
+      'power:\n  kind: usbrelay\n  command: usbrelay\nstorage: { kind: sdwire, serial: sdw-1, medium: { device: /dev/sda } }\n',
   );
-  t.is(nested.message, 'boards/x.yaml:6: power.channel: required field is missing');
+  t.is(nested.message, 'boards/x.yaml:6: power.relay: required field is missing');
 });
 
 test('unknown key points at the key and lists what is allowed', (t) => {
@@ -116,7 +151,7 @@ test('unknown key points at the key and lists what is allowed', (t) => {
 
 test('unknown kind lists the kinds', (t) => {
   const error = failure('name: x\ndeviceType: y\nkind: qemuu\n');
-  t.is(error.message, 'boards/x.yaml:3: kind: must be one of qemu, physical (got "qemuu")');
+  t.is(error.message, 'boards/x.yaml:3: kind: must be one of qemu, physical, virtual (got "qemuu")');
   const nested = failure(`${qemuHead}qemu: {}\nconsole: { kind: serial }\n`);
   t.is(nested.message, 'boards/x.yaml:5: console.kind: must be qemu-serial (got "serial")');
 });

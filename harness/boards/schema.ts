@@ -151,9 +151,9 @@ export const boardSchema = {
 
 /** Human wording for `pattern` keywords, keyed by the pattern. */
 export const patternHints: Record<string, string> = {
-  '^/': 'an absolute path',
-  '^https?://': 'an http:// or https:// URL',
-  '^[A-Za-z0-9]+_[0-9]+$': 'a relay name as usbrelay lists it, like HURTM_1',
-  '^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$': 'a MAC address like dc:a6:32:01:02:03',
+  '^/': 'must be an absolute path',
+  '^https?://': 'must be an http:// or https:// URL',
+  '^[A-Za-z0-9]+_[0-9]+$': 'must be a relay name as usbrelay lists it, like HURTM_1',
+  '^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$': 'must be a MAC address like dc:a6:32:01:02:03',
   '^[a-z0-9][a-z0-9._-]*$': 'lower-case letters, digits, ".", "_" or "-", starting with a letter or digit',
 };

@@ -12,7 +12,8 @@ export async function bootCommand(argv: string[], shutdown: AbortSignal): Promis
   const { dut } = session;
   try {
     await untilAborted(dut.boot(), shutdown);
-    const summary = { dut: dut.name, state: dut.state, board: dut.board.describe(), ssh: dut.board.sshEndpoint(), timeline: dut.entries() };
+    const ssh = dut.board.network ? await dut.sshEndpoint(shutdown).catch(() => undefined) : undefined;
+    const summary = { dut: dut.name, state: dut.state, board: dut.board.describe(), ssh, timeline: dut.entries() };
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       const ssh = summary.ssh ? `ssh -p ${summary.ssh.port} root@${summary.ssh.host}` : 'no network';

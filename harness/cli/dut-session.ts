@@ -1,7 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadBoard } from '../boards/index.ts';
 import type { Accel } from '../boards/types.ts';
-import { checkBindable, createDut } from '../dut/create.ts';
+import { createDut } from '../dut/create.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
 import type { Dut } from '../dut/dut.ts';
 import type { TimelineEntry } from '../dut/timeline.ts';
@@ -9,6 +8,7 @@ import { ConfigError } from '../errors.ts';
 import { buildImages, DEFAULT_VERSION } from '../../images/build.ts';
 import { progressPrinter } from '../../images/builder/steps.ts';
 import { untilAborted } from '../proc/abort.ts';
+import { takeBoard, waitMs } from './take-board.ts';
 
 /** Options every command that boots a DUT shares. */
 export const dutOptions = {
@@ -17,6 +17,7 @@ export const dutOptions = {
   json: { type: 'boolean', default: false },
   'boot-timeout': { type: 'string', default: '360' },
   accel: { type: 'string' },
+  wait: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 const ACCELS: readonly Accel[] = ['auto', 'kvm', 'tcg'];
@@ -63,18 +64,39 @@ export function bootTimeoutMs(seconds: string): number {
  * `shutdown`: the command stops waiting and its `finally` closes the session.
  */
 export async function openDut(
-  values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string; accel?: string | undefined },
+  values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string; accel?: string | undefined; wait?: string | undefined },
   shutdown: AbortSignal,
 ): Promise<DutSession> {
   const bootTimeout = bootTimeoutMs(values['boot-timeout']);
   const accel = accelOption(values.accel);
-  const board = await loadBoard(values.board);
-  checkBindable(board);
+  const wait = waitMs(values.wait);
   if (values.image) await inspectOsImage(values.image);
-  const image = await untilAborted(resolveImage(values.image, values.json), shutdown);
-  const dut = await createDut({ board, image, bootTimeoutMs: bootTimeout, ...(accel ? { accel } : {}) });
-  if (!values.json) dut.timeline.subscribe(timelinePrinter(dut.timeline.entries[0]?.at ?? Date.now()));
-  return { dut, close: () => dut.close() };
+  const taken = await takeBoard(values.board, { ...(accel ? { accel } : {}), runId: runId(), waitMs: wait, signal: shutdown, log: (line) => process.stderr.write(`${line}\n`) });
+  let dut: Dut | undefined;
+  try {
+    const image = await untilAborted(resolveImage(values.image, values.json), shutdown);
+    dut = await createDut({ board: taken.board, image, bootTimeoutMs: bootTimeout, ...(accel ? { accel } : {}) });
+  } catch (error) {
+    await taken.release(dut);
+    throw error;
+  }
+  const created = dut;
+  if (!values.json) created.timeline.subscribe(timelinePrinter(created.timeline.entries[0]?.at ?? Date.now()));
+  return {
+    dut: created,
+    close: async () => {
+      try {
+        await created.close();
+      } finally {
+        await taken.release(created);
+      }
+    },
+  };
+}
+
+/** A run's id: its start time to the second, as the reports directory is named. */
+export function runId(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
 
 /** One line per lifecycle transition, stamped from the start of the run. */

@@ -1,11 +1,9 @@
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { loadBoard, type Board } from '../boards/index.ts';
-import { checkBindable, createDut } from '../dut/create.ts';
+import { createDut } from '../dut/create.ts';
 import type { Dut } from '../dut/dut.ts';
 import { ConfigError } from '../errors.ts';
 import { untilAborted } from '../proc/abort.ts';
-import { resolveAccel } from '../qemu/index.ts';
 import { Reporter } from '../report/index.ts';
 import { loadSuite } from '../runner/discover.ts';
 import { loadRunConfig, toRegExp, type RunConfig } from '../runner/run-config.ts';
@@ -16,8 +14,9 @@ import { buildBusybox, buildImages, DEFAULT_NEXT_VERSION, DEFAULT_OUT_DIR, DEFAU
 import { progressPrinter } from '../../images/builder/steps.ts';
 import { inspectHostapp } from '../../images/inspect/hostapp.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
-import { accelOption, bootTimeoutMs, parseCommandArgs, timelinePrinter } from './dut-session.ts';
+import { accelOption, bootTimeoutMs, parseCommandArgs, runId as newRunId, timelinePrinter } from './dut-session.ts';
 import { interruptedBy } from './signals.ts';
+import { takeBoard, waitMs } from './take-board.ts';
 
 /**
  * `dutlab run`: boot the image on the board, run the suites, write TAP (live
@@ -43,33 +42,40 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
     config: { type: 'string' },
     'boot-timeout': { type: 'string', default: '360' },
     accel: { type: 'string' },
+    wait: { type: 'string' },
   });
   const bootTimeout = bootTimeoutMs(values['boot-timeout']);
   const accelOverride = accelOption(values.accel);
+  const wait = waitMs(values.wait);
   const config: RunConfig = values.config ? await loadRunConfig(values.config) : {};
   const suiteNames = (values.suite ?? config.suites?.join(',') ?? 'os,hup').split(',').filter(Boolean);
   const suites = await Promise.all(suiteNames.map((name) => loadSuite(name)));
   const grep = values.grep ?? config.grep;
   const grepPattern = grep ? toRegExp(grep, '--grep') : undefined;
   const knownFlaky = (config.knownFlaky ?? []).map((p, i) => toRegExp(p, `${values.config}: knownFlaky[${i}]`));
-  const board = await loadBoard(values.board);
-  checkBindable(board);
   const given = await checkImages(values.image, values['next-hostapp'], values['current-hostapp']);
+  const runId = newRunId();
+  // Last of the checks: a leased board is waited for (or refused) before any report exists.
+  const taken = await takeBoard(values.board, {
+    ...(accelOverride ? { accel: accelOverride } : {}),
+    runId,
+    waitMs: wait,
+    signal: shutdown,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  const { board } = taken;
 
-  const runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const reportsDir = path.resolve(values.reports, runId);
   await mkdir(reportsDir, { recursive: true });
   await pointLatest(path.resolve(values.reports), runId);
   const reporter = new Reporter({ reportsDir });
   const started = Date.now();
-  // Decided before boot (the probe's verdict is cached) so the report's header can name it.
-  const accel = (await resolveAccel(accelOverride ?? board.qemu.accel, {})).accel;
   reporter.start({
     board: board.name,
     deviceType: board.deviceType,
     image: given?.image ?? path.join(DEFAULT_OUT_DIR, `refos-${DEFAULT_VERSION}.img`),
     ...(given?.version ? { imageVersion: given.version } : {}),
-    accel,
+    ...taken.facts,
     startedAt: started,
   });
 
@@ -85,13 +91,14 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
       bootTimeoutMs: bootTimeout,
       root: path.join(reportsDir, 'dut'),
       ...(accelOverride ? { accel: accelOverride } : {}),
+      onWriteProgress: writeProgressPrinter(),
     });
     dut.timeline.subscribe(timelinePrinter(Date.now()));
     await runSuites({
       suites,
       dut,
       images,
-      features: featuresOf(board, images),
+      features: featuresOf(dut, images),
       reporter,
       reportsDir,
       ...(grepPattern ? { grep: grepPattern } : {}),
@@ -108,19 +115,24 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
   // The reports are final before the DUT is torn down: a signal during teardown changes nothing in them.
   const interrupted = interruptedBy(shutdown);
   const exitCode = reporter.end({ durationMs: Date.now() - started, timeline: [...(dut?.entries() ?? [])], ...(interrupted ? { interrupted } : {}) });
-  await dut?.close();
+  try {
+    await dut?.close();
+  } finally {
+    await taken.release(dut);
+  }
   process.stderr.write(`reports: ${reportsDir}\n`);
   if (crash) throw crash;
   return exitCode;
 }
 
-/** What the board and images offer; tests that need more are skipped with the reason. */
-function featuresOf(board: Board, images: RunImages): Set<Feature> {
-  const features = new Set<Feature>(['serial']);
-  if (board.kind === 'qemu') {
-    features.add('hard-reset');
-    if (board.qemu.network === 'user') features.add('ssh');
-  }
+/**
+ * What the bound board and the images offer; tests that need more are
+ * skipped with the reason. Every board has power to cut, so a hard reset
+ * (a reset line, or a power cycle where there is none).
+ */
+function featuresOf(dut: Dut, images: RunImages): Set<Feature> {
+  const features = new Set<Feature>(['serial', 'hard-reset']);
+  if (dut.board.network) features.add('ssh');
   if (images.nextHostapp) features.add('hup');
   return features;
 }

@@ -143,6 +143,13 @@ export function toIssue(error: ErrorObject, at: Locator, patternHints: Record<st
       return { line, field, message: `must be ${String(params.comparison)} ${String(params.limit)} (got ${describe(error.data)})` };
     case 'minLength':
       return { line, field, message: `must not be empty (got ${describe(error.data)})` };
+    case 'minProperties':
+    case 'maxProperties': {
+      const keys = Object.keys((error.parentSchema?.properties as object | undefined) ?? {});
+      const which = keys.length ? ` of: ${keys.join(', ')}` : ' key(s)';
+      const bound = error.keyword === 'minProperties' ? 'needs at least' : 'takes at most';
+      return { line, field, message: `${bound} ${String(params.limit)}${which}` };
+    }
     case 'minItems':
       return { line, field, message: `needs at least ${String(params.limit)} item(s)` };
     case 'pattern': {

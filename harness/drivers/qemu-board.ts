@@ -2,10 +2,10 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { SerialPort } from 'serialport';
 import type { QemuBoard } from '../boards/types.ts';
-import type { BootSettings, BoundBoard, NetworkEndpoint, PowerState } from '../dut/drivers.ts';
+import type { BoundBoard, Medium, PowerState } from '../dut/drivers.ts';
+import { DutError } from '../errors.ts';
 import { launchBoard, type QemuInstance } from '../qemu/index.ts';
 import { createOverlay } from '../qemu/disks.ts';
-import { editConfigJson } from '../storage/boot-files.ts';
 import { ConsoleBridge } from './console-bridge.ts';
 import { closeSerialLine, openSerialLine } from './serial-line.ts';
 
@@ -24,7 +24,9 @@ export interface QemuBindingOptions {
  * launches it paused, attaches the serial pty through `serialport` (the same
  * code path as a USB-serial adapter), then lets the CPUs run, so no byte of
  * the boot is missed. Storage is a qcow2 disk over the image that outlives
- * each QEMU process, so power cycles keep what the guest wrote.
+ * each QEMU process, so power cycles keep what the guest wrote. It has what a
+ * relay board lacks: a reset that keeps power (QMP system_reset), a network
+ * (user-mode, a host port forwarded to sshd) and read-only media disks.
  */
 export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): BoundBoard {
   const disk = path.join(options.dir, 'disk.qcow2');
@@ -60,10 +62,6 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     power: {
       on: launch,
       off: shutdown,
-      async reset() {
-        if (instance) await instance.qmp.reset();
-        else await launch();
-      },
       // A new QEMU process on the same disk: a guest wedged so that even
       // system_reset brings no firmware back (seen under TCG) comes back.
       async cycle() {
@@ -81,29 +79,50 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
         bridge.destroy();
       },
     },
+    reset: {
+      async reset() {
+        if (instance) await instance.qmp.reset();
+        else await launch();
+      },
+    },
     storage: {
-      async prepare(imagePath: string, settings: BootSettings) {
+      // Writing the medium is making the run's overlay: the image itself is never written.
+      async write(imagePath: string): Promise<Medium> {
         image = imagePath;
         await mkdir(options.dir, { recursive: true });
         await rm(disk, { force: true });
         await createOverlay(imagePath, 'raw', disk);
-        await editConfigJson(imagePath, disk, (config) => withBootSettings(config, settings));
+        return { path: disk, format: 'qcow2' };
       },
+      handOver: async () => undefined,
       async release() {
         if (!options.keepDisk) await rm(disk, { force: true });
       },
     },
-    sshEndpoint(): NetworkEndpoint | undefined {
-      return instance?.sshPort === undefined ? undefined : { host: '127.0.0.1', port: instance.sshPort };
-    },
-    mediaPath(hostPath: string): string | undefined {
-      const index = (options.media ?? []).indexOf(hostPath);
-      if (index < 0) return undefined;
-      return board.qemu.diskBus === 'virtio' ? `/dev/disk/by-id/virtio-${mediaSerial(index)}` : undefined;
-    },
+    ...(board.qemu.network === 'user'
+      ? {
+          network: {
+            async endpoint() {
+              if (instance?.sshPort === undefined) throw new DutError('ssh-unreachable', 'QEMU is not running: no forwarded SSH port', { dut: board.name, step: 'ssh endpoint' });
+              return { host: '127.0.0.1', port: instance.sshPort };
+            },
+          },
+        }
+      : {}),
+    ...(board.qemu.diskBus === 'virtio'
+      ? {
+          media: {
+            path(hostPath: string): string | undefined {
+              const index = (options.media ?? []).indexOf(hostPath);
+              return index < 0 ? undefined : `/dev/disk/by-id/virtio-${mediaSerial(index)}`;
+            },
+          },
+        }
+      : {}),
     describe() {
       return {
         kind: 'qemu',
+        drivers: { power: 'qemu process', reset: 'QMP system_reset', console: 'QEMU serial pty (serialport)', storage: 'qcow2 overlay', network: board.qemu.network },
         image,
         accel: instance?.accel.accel,
         accelReason: instance?.accel.reason,
@@ -113,21 +132,11 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     whileAlive<T>(work: Promise<T>): Promise<T> {
       return instance ? instance.whileRunning(work) : work;
     },
+    close: async () => undefined,
   };
 }
 
 /** Short: virtio-blk serials are cut at 20 bytes. */
 function mediaSerial(index: number): string {
   return `dutlab-media${index}`;
-}
-
-/** config.json with this run's SSH key added to os.sshKeys and any settings merged. */
-export function withBootSettings(config: Record<string, unknown>, settings: BootSettings): Record<string, unknown> {
-  const os = (config['os'] as Record<string, unknown> | undefined) ?? {};
-  const keys = Array.isArray(os['sshKeys']) ? (os['sshKeys'] as string[]) : [];
-  return {
-    ...config,
-    ...settings.config,
-    os: { ...os, sshKeys: settings.sshPublicKey ? [...keys, settings.sshPublicKey] : keys },
-  };
 }

@@ -35,7 +35,7 @@ test.serial('boots to ready through the lifecycle states, recording the timeline
   await dut.boot();
   t.is(dut.state, 'ready');
   const states = dut.entries().map((e) => e.state);
-  t.deepEqual(states, ['idle', 'preparing', 'powering-on', 'booting', 'ready']);
+  t.deepEqual(states, ['idle', 'preparing', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'ready']);
   t.true((dut.timeline.firstOffset('ready') ?? 0) > 0);
   t.regex(String(dut.board.describe()['accel']), /^(tcg|kvm)$/);
 });

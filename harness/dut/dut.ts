@@ -5,7 +5,8 @@ import { abortReason, DutError } from '../errors.ts';
 import { untilAborted } from '../proc/abort.ts';
 import { generateRunKey, SerialTransport, SshTransport, type RunKey } from '../transports/index.ts';
 import type { ExecResult as TransportExecResult, GetOptions, PutOptions, Transport } from '../transports/types.ts';
-import type { BoundBoard } from './drivers.ts';
+import { provisionMedium } from '../storage/provision.ts';
+import type { BoundBoard, Medium, NetworkEndpoint, WriteProgress } from './drivers.ts';
 import { lifecycle, type ExecRequest, type LifecycleEvent, type Reply } from './lifecycle.ts';
 import { diagnoseSsh, SSH_DIAGNOSIS_INTERVAL_MS } from './ssh-diagnosis.ts';
 import { Timeline, type TimelineEntry } from './timeline.ts';
@@ -63,6 +64,8 @@ export interface DutOptions {
   config?: Record<string, unknown>;
   /** How long SSH is dialled after a boot before the DUT is diagnosed over serial. Default 120 s. */
   sshDialMs?: number;
+  /** Told how writing the medium goes (a farm board's SD card takes minutes). */
+  onWriteProgress?: (progress: WriteProgress) => void;
 }
 
 /**
@@ -102,6 +105,18 @@ export class Dut {
     const machine = lifecycle.provide({
       actors: {
         prepare: fromPromise(() => this.prepare()),
+        // The board is off while its medium is written: a mux switched to the host takes the card away from it.
+        writeMedium: fromPromise<Medium>(async () => {
+          await board.power.off();
+          return board.storage.write(options.image, options.onWriteProgress ? { progress: options.onWriteProgress } : {});
+        }),
+        provision: fromPromise<void, Medium>(async ({ input }) => {
+          await provisionMedium(options.image, input, {
+            ...(this.runKey ? { sshPublicKey: this.runKey.publicKey } : {}),
+            ...(options.config ? { config: options.config } : {}),
+          });
+          await board.storage.handOver();
+        }),
         powerOn: fromPromise(() => board.power.on()),
         waitForShell: fromPromise(() => this.waitForShell(bootTimeoutMs, 'boot')),
         powerCycle: fromPromise(async () => {
@@ -118,12 +133,14 @@ export class Dut {
         }),
         recoverFromFault: fromPromise<void, DutError>(({ input }) => this.recoverFromFault(input, bootTimeoutMs)),
         reboot: fromPromise(() => this.rebootNow(bootTimeoutMs)),
+        // Without a reset line (a relay board) the reset is a power cycle, and the timeline's detail says so.
         hardReset: fromPromise(async () => {
           this.requireConsole().expectReboot();
           await this.dropSsh();
           const since = Date.now();
-          await board.power.reset();
-          await this.newKernelBoot('hard reset', since);
+          if (board.reset) await board.reset.reset();
+          else await board.power.cycle();
+          await this.newKernelBoot(board.reset ? 'hard reset' : 'hard reset (power cycle: the board has no reset line)', since);
         }),
         powerOff: fromPromise(async () => {
           await this.dropSsh();
@@ -163,7 +180,7 @@ export class Dut {
 
   /** SSH where the board has a network and a key was installed, else the serial console. */
   get defaultTransport(): TransportKind {
-    return this.runKey && this.board.sshEndpoint() ? 'ssh' : 'serial';
+    return this.runKey && this.board.network ? 'ssh' : 'serial';
   }
 
   /**
@@ -315,6 +332,7 @@ export class Dut {
       this.console?.close();
       await this.board.console.close().catch(() => undefined);
       await this.board.storage.release().catch(() => undefined);
+      await this.board.close().catch(() => undefined);
       await this.transcript.close();
     })();
     return this.closed;
@@ -412,11 +430,8 @@ export class Dut {
     return this.console;
   }
 
+  /** The console is open before the board is touched, so the transcript has every byte from power-on. */
   private async prepare(): Promise<void> {
-    await this.board.storage.prepare(this.options.image, {
-      ...(this.runKey ? { sshPublicKey: this.runKey.publicKey } : {}),
-      ...(this.options.config ? { config: this.options.config } : {}),
-    });
     const stream = await this.board.console.open();
     this.console = new Console({ stream, name: this.name, transcript: this.transcript, onFault: (error) => this.faulted(error) });
   }
@@ -454,9 +469,10 @@ export class Dut {
    * reset nobody asked for.
    */
   private async dialSsh(signal: AbortSignal): Promise<SshTransport> {
-    const endpoint = this.board.sshEndpoint();
-    if (!this.runKey || !endpoint) throw new DutError('config', 'SSH is not available on this board', { dut: this.name, step: 'ssh' });
+    const network = this.board.network;
+    if (!this.runKey || !network) throw new DutError('config', 'SSH is not available on this board', { dut: this.name, step: 'ssh' });
     const started = Date.now();
+    const endpoint = await this.sshEndpoint(signal);
     const dialMs = this.options.sshDialMs ?? 120_000;
     const dialling = this.board.whileAlive(
       SshTransport.connect({ ...endpoint, privateKey: this.runKey.privateKey, dut: this.name, deadlineMs: dialMs, note: (text) => this.transcript.info(text) }),
@@ -515,6 +531,21 @@ export class Dut {
         throw new DutError('ssh-unreachable', `sshd is not reachable and will not be: ${found.text}`, { dut: this.name, step: 'ssh connect', excerpt: found.text });
       }
     }
+  }
+
+  /**
+   * Where the DUT's sshd is reachable, resolved by the board's network driver
+   * (a static address, a DHCP lease, or the DUT asked over its console).
+   */
+  async sshEndpoint(signal?: AbortSignal): Promise<NetworkEndpoint> {
+    const network = this.board.network;
+    if (!network) throw new DutError('config', 'the board has no network', { dut: this.name, step: 'ssh endpoint' });
+    const serial = this.serial;
+    return network.endpoint(async (command) => {
+      if (!serial) throw new DutError('console-lost', 'no shell on the console to ask for the address', { dut: this.name, step: 'ssh endpoint' });
+      const result = await serial.exec(command, { timeoutMs: 30_000, step: 'ssh endpoint', ...(signal ? { signal } : {}) });
+      return result.stdout;
+    }, signal);
   }
 
   /** After a reboot the connection is dead anyway; the next SSH request dials again. */

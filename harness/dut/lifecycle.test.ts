@@ -1,6 +1,7 @@
 import test from 'ava';
 import { createActor, fromPromise } from 'xstate';
 import { DutError } from '../errors.ts';
+import type { Medium } from './drivers.ts';
 import { lifecycle, type ExecRequest, type LifecycleEvent, type Reply } from './lifecycle.ts';
 
 type Fakes = Partial<Record<'prepare' | 'powerOn' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault', () => Promise<void>>> & {
@@ -19,6 +20,13 @@ function start(fakes: Fakes, maxBootAttempts = 2) {
   const machine = lifecycle.provide({
     actors: {
       prepare: actor('prepare'),
+      writeMedium: fromPromise<Medium>(async () => {
+        calls.push('writeMedium');
+        return { path: '/fake/disk', format: 'raw' };
+      }),
+      provision: fromPromise<void, Medium>(async ({ input }) => {
+        calls.push(`provision ${input.path}`);
+      }),
       powerOn: actor('powerOn'),
       waitForShell: actor('waitForShell'),
       powerCycle: actor('powerCycle'),
@@ -48,13 +56,14 @@ function start(fakes: Fakes, maxBootAttempts = 2) {
   return { running, calls, states, send, exec };
 }
 
-test('boot walks idle → preparing → powering-on → booting → ready and commands go through busy', async (t) => {
+test('boot walks idle → preparing → writing-medium → provisioning → powering-on → booting → ready and commands go through busy', async (t) => {
   const dut = start({});
   await dut.send((reply) => ({ type: 'BOOT', reply }));
-  t.deepEqual(dut.states, ['idle', 'preparing', 'powering-on', 'booting', 'ready']);
+  t.deepEqual(dut.states, ['idle', 'preparing', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'ready']);
   t.is(await dut.exec('true'), 'ok');
   t.deepEqual(dut.states.slice(-2), ['busy', 'ready']);
-  t.deepEqual(dut.calls, ['prepare', 'powerOn', 'waitForShell', 'exec true']);
+  // The medium the write produced is what provisioning edits.
+  t.deepEqual(dut.calls, ['prepare', 'writeMedium', 'provision /fake/disk', 'powerOn', 'waitForShell', 'exec true']);
 });
 
 test('a failed boot is power-cycled, within the bound, then latches broken with the cause', async (t) => {
@@ -69,7 +78,7 @@ test('a failed boot is power-cycled, within the bound, then latches broken with 
   t.is(error?.kind, 'broken');
   t.is(error?.message, 'dut fake, step boot: broken since an earlier failure (timeout): no login prompt (boot 2)');
   t.is(boots, 2);
-  t.deepEqual(dut.calls, ['prepare', 'powerOn', 'waitForShell', 'powerCycle', 'waitForShell']);
+  t.deepEqual(dut.calls, ['prepare', 'writeMedium', 'provision /fake/disk', 'powerOn', 'waitForShell', 'powerCycle', 'waitForShell']);
   t.is(dut.states.at(-1), 'broken');
 
   // Latched: later requests fail at once with the first cause, without touching the board.

@@ -1,13 +1,15 @@
 import { assign, fromPromise, setup } from 'xstate';
 import { DutError } from '../errors.ts';
 import type { Transport } from '../transports/types.ts';
+import type { Medium } from './drivers.ts';
 
 /**
  * The DUT lifecycle as one xstate machine, to be read top to bottom. The
  * machine only decides; every piece of I/O is an actor the Dut supplies
  * (`machine.provide`), so tests can run the chart against fakes.
  *
- *   idle → preparing → powering-on → booting → ready ⇄ busy
+ *   idle → preparing (console) → writing-medium → provisioning → powering-on
+ *     → booting → ready ⇄ busy
  *   ready → rebooting | resetting | powering-off → off
  *   booting/rebooting fail → power-cycling → booting (bounded) → broken
  *   ready/busy + FAULT (a panic or reset the console saw) → recovering →
@@ -56,6 +58,8 @@ export interface LifecycleContext {
   request: ExecRequest | undefined;
   /** The fault being recovered from, handed to the recovery actor. */
   fault: DutError | undefined;
+  /** The medium as written, handed to provisioning (QEMU: the run's overlay; a farm board: its SD card). */
+  medium: Medium | undefined;
   /** Why the machine is power-cycling or recovering: the timeline says so. */
   why: string | undefined;
   /** The first unrecoverable error; set once, reported by every later request. */
@@ -94,6 +98,12 @@ export const lifecycle = setup({
   },
   actors: {
     prepare: unprovided('prepare'),
+    writeMedium: fromPromise<Medium, unknown>(async () => {
+      throw new Error('lifecycle actor "writeMedium" was not provided');
+    }),
+    provision: fromPromise<void, Medium>(async () => {
+      throw new Error('lifecycle actor "provision" was not provided');
+    }),
     powerOn: unprovided('powerOn'),
     waitForShell: unprovided('waitForShell'),
     powerCycle: unprovided('powerCycle'),
@@ -149,6 +159,7 @@ export const lifecycle = setup({
       why: asDutError((event as { error?: unknown }).error, context.dut, 'boot').message,
     })),
     resetBootCount: assign({ bootAttempts: 1 }),
+    holdMedium: assign({ medium: ({ event }) => (event as { output?: Medium }).output }),
     resolvePending: assign({
       pending: ({ context, event }) => {
         context.pending?.resolve((event as { output?: unknown }).output);
@@ -188,6 +199,7 @@ export const lifecycle = setup({
     pendingType: undefined,
     request: undefined,
     fault: undefined,
+    medium: undefined,
     why: undefined,
     cause: undefined,
   }),
@@ -198,7 +210,19 @@ export const lifecycle = setup({
       on: { BOOT: { target: 'preparing', actions: 'hold' } },
     },
     preparing: {
-      invoke: { src: 'prepare', onDone: 'powering-on', onError: { target: 'broken', actions: 'latch' } },
+      invoke: { src: 'prepare', onDone: 'writing-medium', onError: { target: 'broken', actions: 'latch' } },
+    },
+    // Write, then provision, then power on; a board flashed while powered (recovery mode) reorders these states, not prepare.
+    'writing-medium': {
+      invoke: { src: 'writeMedium', onDone: { target: 'provisioning', actions: 'holdMedium' }, onError: { target: 'broken', actions: 'latch' } },
+    },
+    provisioning: {
+      invoke: {
+        src: 'provision',
+        input: ({ context }) => context.medium as Medium,
+        onDone: 'powering-on',
+        onError: { target: 'broken', actions: 'latch' },
+      },
     },
     'powering-on': {
       invoke: { src: 'powerOn', onDone: 'booting', onError: { target: 'broken', actions: 'latch' } },

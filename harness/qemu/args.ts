@@ -20,6 +20,8 @@ export interface QemuArgsInput {
   accel: 'kvm' | 'tcg';
   /** Per-run qcow2 overlay of the image; omitted = no boot disk. */
   overlay?: string;
+  /** qcow2 (default), or raw for a disk the guest owns outright (an emulated SD card). */
+  overlayFormat?: 'qcow2' | 'raw';
   /** UEFI only: read-only OVMF code and the per-run qcow2 VARS copy. */
   firmwareCode?: string;
   firmwareVars?: string;
@@ -91,7 +93,7 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
   let sataIndex = 0;
   if (input.overlay) {
     // The image itself is the overlay's backing file and is never written.
-    args.push('-drive', `file=${escapeOpt(input.overlay)},format=qcow2,if=none,id=disk0`);
+    args.push('-drive', `file=${escapeOpt(input.overlay)},format=${input.overlayFormat ?? 'qcow2'},if=none,id=disk0`);
     args.push(...driveDevice(s.diskBus, 'disk0', sataIndex, 0));
     if (s.diskBus === 'sata') sataIndex++;
   }

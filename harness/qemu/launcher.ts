@@ -38,6 +38,8 @@ export interface LaunchOptions {
    * launch) keeps what the guest wrote, as a real disk does.
    */
   disk?: string;
+  /** Format of `disk`: qcow2 (default), or raw (an emulated board's SD card, written by its flasher). */
+  diskFormat?: 'qcow2' | 'raw';
   /** Additional read-only disks, e.g. a hostapp tarball as a raw virtio disk. */
   extraDrives?: readonly ExtraDrive[];
   /** Use exactly this run directory... */
@@ -130,6 +132,7 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuInstance> 
       settings: options.qemu,
       accel: accel.accel,
       overlay: options.image ? run.overlay : options.disk,
+      ...(!options.image && options.diskFormat ? { overlayFormat: options.diskFormat } : {}),
       firmwareCode: firmware?.code,
       firmwareVars: firmware ? run.vars : undefined,
       extraDrives: options.extraDrives,

@@ -60,7 +60,7 @@ export function createContext(options: ContextOptions): OwnedContext {
     },
     sh,
     async stage(hostPath) {
-      const media = dut.board.mediaPath(hostPath);
+      const media = dut.board.media?.path(hostPath);
       if (media) return media;
       const remote = `/mnt/data/dutlab-${path.basename(hostPath)}`;
       await testDut.put(hostPath, remote, { timeoutMs: 30 * 60_000 });

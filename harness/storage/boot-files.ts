@@ -2,30 +2,32 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { tool } from '../../images/builder/tool.ts';
+import type { Medium } from '../dut/drivers.ts';
 import { findBootPartition } from './partitions.ts';
 
 /**
- * Reads and writes files on the FAT boot partition of a DUT's disk without
- * mounting: the partition's bytes are copied out of the base image, edited
- * with mtools, and written into the run's qcow2 overlay with qemu-io, so the
+ * Reads and writes files on the FAT boot partition of a DUT's medium without
+ * mounting: the partition's bytes are copied out of the medium (a qcow2
+ * overlay over the image, a written SD card, an image file), edited with
+ * mtools, and written back at the partition's offset with qemu-io, so the
  * base image is never touched and each run has its own config.json.
  */
 export class BootFiles {
   private constructor(
-    private readonly overlay: string,
+    private readonly medium: Medium,
     private readonly vfat: string,
     private readonly offset: number,
     private readonly size: number,
     private readonly dir: string,
   ) {}
 
-  /** Copies the boot partition out of the overlay (which reads through to the base image). */
-  static async open(baseImage: string, overlay: string): Promise<BootFiles> {
+  /** Copies the boot partition out of the medium; the partition table is read from the image written there. */
+  static async open(baseImage: string, medium: Medium): Promise<BootFiles> {
     const { offset, size } = await findBootPartition(baseImage);
     const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-boot-'));
     const vfat = path.join(dir, 'boot.vfat');
-    await tool('qemu-img', ['dd', '-f', 'qcow2', '-O', 'raw', `if=${overlay}`, `of=${vfat}`, 'bs=512', `skip=${offset / 512}`, `count=${size / 512}`]);
-    return new BootFiles(overlay, vfat, offset, size, dir);
+    await tool('qemu-img', ['dd', '-f', medium.format, '-O', 'raw', `if=${medium.path}`, `of=${vfat}`, 'bs=512', `skip=${offset / 512}`, `count=${size / 512}`]);
+    return new BootFiles(medium, vfat, offset, size, dir);
   }
 
   async read(name: string): Promise<string> {
@@ -38,23 +40,23 @@ export class BootFiles {
     await tool('mcopy', ['-o', '-i', this.vfat, local, `::/${name}`]);
   }
 
-  /** Writes the edited partition into the overlay and removes the scratch copy. */
+  /** Writes the edited partition back onto the medium (flushed: qemu-io closes it) and removes the scratch copy. */
   async close(): Promise<void> {
     try {
-      await tool('qemu-io', ['-f', 'qcow2', '-c', `write -q -s ${this.vfat} ${this.offset} ${this.size}`, this.overlay]);
+      await tool('qemu-io', ['-f', this.medium.format, '-c', `write -q -s ${this.vfat} ${this.offset} ${this.size}`, this.medium.path]);
     } finally {
       await rm(this.dir, { recursive: true, force: true });
     }
   }
 }
 
-/** Merges settings into config.json on the overlay's boot partition (e.g. os.sshKeys, hostname). */
+/** Merges settings into config.json on the medium's boot partition (e.g. os.sshKeys, hostname). */
 export async function editConfigJson(
   baseImage: string,
-  overlay: string,
+  medium: Medium,
   edit: (config: Record<string, unknown>) => Record<string, unknown>,
 ): Promise<Record<string, unknown>> {
-  const files = await BootFiles.open(baseImage, overlay);
+  const files = await BootFiles.open(baseImage, medium);
   try {
     const current = JSON.parse(await files.read('config.json')) as Record<string, unknown>;
     const next = edit(current);

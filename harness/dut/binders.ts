@@ -1,0 +1,83 @@
+import type { Accel, Board, BoardKind, PhysicalBoard, QemuBoard, VirtualBoard } from '../boards/types.ts';
+import { ConfigError } from '../errors.ts';
+import { bindPhysicalBoard, checkPhysicalBoard } from '../drivers/physical-board.ts';
+import { bindQemuBoard } from '../drivers/qemu-board.ts';
+import { resolveAccel } from '../qemu/index.ts';
+import { bindVirtualBoard } from '../rig/virtual-board.ts';
+import type { BoundBoard } from './drivers.ts';
+
+export interface BindOptions {
+  /** Per-DUT directory (disk, rig state). */
+  dir: string;
+  /** Host files the board should carry as read-only media, where it can. */
+  media?: readonly string[];
+  keepDisk?: boolean;
+  /** Overrides a QEMU board file's accelerator. */
+  accel?: Accel;
+  /** Where drivers say what they do that a log should show (a console adapter that went away). */
+  note?: (text: string) => void;
+}
+
+/** What is known about a board before it is bound: for the report's header. */
+export interface BoardFacts {
+  accel?: string;
+}
+
+interface Binder<B extends Board> {
+  /** Before any slow work: can this host drive the board as configured? Errors name the file and field. */
+  check(board: B, options: Pick<BindOptions, 'accel'>): Promise<BoardFacts>;
+  /** The board is hardware one run at a time: a run leases it first. */
+  exclusive: boolean;
+  bind(board: B, options: BindOptions): Promise<BoundBoard>;
+}
+
+const qemuFacts = async (board: QemuBoard | VirtualBoard, options: Pick<BindOptions, 'accel'>): Promise<BoardFacts> => ({
+  accel: (await resolveAccel(options.accel ?? board.qemu.accel, {})).accel,
+});
+
+/**
+ * The one place that knows board kinds: each kind binds its drivers here,
+ * and nothing else in the harness asks which kind a board is.
+ */
+const BINDERS: { [K in BoardKind]: Binder<Extract<Board, { kind: K }>> } = {
+  qemu: {
+    check: qemuFacts,
+    exclusive: false,
+    bind: async (board, options) =>
+      bindQemuBoard(options.accel ? { ...board, qemu: { ...board.qemu, accel: options.accel } } : board, {
+        dir: options.dir,
+        ...(options.media ? { media: options.media } : {}),
+        ...(options.keepDisk ? { keepDisk: true } : {}),
+      }),
+  },
+  physical: {
+    check: async (board: PhysicalBoard, options) => {
+      if (options.accel) throw new ConfigError('--accel', `board ${board.name} (${board.source}) is physical: there is no accelerator to choose`);
+      await checkPhysicalBoard(board);
+      return {};
+    },
+    exclusive: true,
+    bind: (board, options) => bindPhysicalBoard(board, options),
+  },
+  virtual: {
+    check: qemuFacts,
+    exclusive: true,
+    bind: (board, options) => bindVirtualBoard(board, options),
+  },
+};
+
+function binderFor<B extends Board>(board: B): Binder<B> {
+  return BINDERS[board.kind] as unknown as Binder<B>;
+}
+
+export function checkBoard(board: Board, options: Pick<BindOptions, 'accel'> = {}): Promise<BoardFacts> {
+  return binderFor(board).check(board, options);
+}
+
+export function isExclusive(board: Board): boolean {
+  return binderFor(board).exclusive;
+}
+
+export function bindBoard(board: Board, options: BindOptions): Promise<BoundBoard> {
+  return binderFor(board).bind(board, options);
+}
