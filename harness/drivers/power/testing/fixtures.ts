@@ -1,0 +1,39 @@
+import type { ExecutionContext } from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** A fresh directory removed when the test ends. */
+export async function tempDir(t: ExecutionContext, prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), `dutlab-${prefix}-`));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * How much later than the driver an emulator may notice a switch (a frame
+ * crossing a pty, a file watch firing). The off time the board feels is
+ * measured between two such moments, so it may fall short of minOffMs by
+ * their difference; the driver's own wait is checked exactly elsewhere.
+ */
+export const NOTICE_JITTER_MS = 50;
+
+/** Switch events with the time they arrived, as a board would feel them. */
+export class SwitchLog {
+  readonly events: { on: boolean; at: number }[] = [];
+  readonly record = (on: boolean): void => {
+    this.events.push({ on, at: Date.now() });
+  };
+
+  /** Waits (bounded) until `count` events have arrived; a switch reaches its emulator a moment after the driver let go of it. */
+  async reach(count: number, ms = 2000): Promise<{ on: boolean; at: number }[]> {
+    const deadline = Date.now() + ms;
+    while (this.events.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    return this.events;
+  }
+
+  /** What the events were, in order. */
+  get sequence(): boolean[] {
+    return this.events.map((event) => event.on);
+  }
+}
