@@ -9,6 +9,7 @@ import { assembleDisk } from './builder/disk.ts';
 import { makeExt4 } from './builder/filesystems.ts';
 import { prepareRootTree, tarTree } from './builder/root-tree.ts';
 import { Steps, type StepListener } from './builder/steps.ts';
+import { tool } from './builder/tool.ts';
 import { buildBusyboxArchive } from './container/busybox-image.ts';
 import { writeDockerArchive } from './container/docker-archive.ts';
 import { loadRecipe, type Recipe } from './recipe.ts';
@@ -35,6 +36,8 @@ export interface ImageManifest {
   builtAt: string;
   buildSeconds: number;
   image: Artifact;
+  /** The image's block map (bmaptool create), beside it as refos-V.bmap: flashers write only the blocks that hold data. */
+  bmap: Artifact;
   hostapp: Artifact;
   manifest: string;
 }
@@ -136,7 +139,11 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
   const cached = await readManifest(manifestPath);
   if (cached && cached.key === key && !b.force && (await artifactsIntact(cached))) {
     steps.cached(`${recipe.name} ${version}`);
-    return cached;
+    if (await intact(cached.bmap)) return cached;
+    // Built before images had block maps (or the map was removed): the image is good, only its map is made.
+    const completed = { ...cached, bmap: await blockMap(cached.image.path, version, steps) };
+    await writeManifest(completed);
+    return completed;
   }
   await rm(manifestPath, { force: true }); // stale from here on, whatever happens next
   const started = performance.now();
@@ -174,6 +181,7 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
         ]),
       ),
     );
+    const bmap = await blockMap(imagePath, version, steps);
     const hostappPath = `${stem}.hostapp.tar`;
     await steps.run(`${version}: hostapp tarball`, async () => {
       const layer = path.join(work, 'layer.tar');
@@ -191,14 +199,30 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
       builtAt: new Date().toISOString(),
       buildSeconds: Math.round((performance.now() - started) / 100) / 10,
       image: await artifact(imagePath),
+      bmap,
       hostapp: await artifact(hostappPath),
       manifest: manifestPath,
     }));
-    await writeAtomically(manifestPath, (partial) => writeFile(partial, `${JSON.stringify(manifest, null, 2)}\n`));
+    await writeManifest(manifest);
     return manifest;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** `<image minus .img>.bmap`, made from the image just built, so a map never outlives its image. */
+async function blockMap(imagePath: string, version: string, steps: Steps): Promise<Artifact> {
+  const bmapPath = imagePath.replace(/\.img$/, '.bmap');
+  await steps.run(`${version}: block map (bmaptool create)`, () =>
+    writeAtomically(bmapPath, async (partial) => {
+      await tool('bmaptool', ['create', '-o', partial, imagePath]);
+    }),
+  );
+  return artifact(bmapPath);
+}
+
+async function writeManifest(manifest: ImageManifest): Promise<void> {
+  await writeAtomically(manifest.manifest, (partial) => writeFile(partial, `${JSON.stringify(manifest, null, 2)}\n`));
 }
 
 /** Only the current base root is worth its half gigabyte. */
@@ -220,11 +244,16 @@ async function readManifest(file: string): Promise<ImageManifest | undefined> {
   }
 }
 
-/** A cached build is good only while its files are still there at the recorded sizes. */
+/** A cached build is good only while its files are still there at the recorded sizes (the block map is checked on its own: it can be remade from the image). */
 async function artifactsIntact(manifest: ImageManifest): Promise<boolean> {
   for (const a of [manifest.image, manifest.hostapp]) {
-    const info = await stat(a.path).catch(() => undefined);
-    if (!info || info.size !== a.size) return false;
+    if (!(await intact(a))) return false;
   }
   return true;
+}
+
+/** `undefined`: a manifest written before the artifact existed. */
+async function intact(a: Artifact | undefined): Promise<boolean> {
+  const info = a && (await stat(a.path).catch(() => undefined));
+  return !!info && info.size === a.size;
 }
