@@ -1,3 +1,4 @@
+import { boardsCommand } from './boards-command.ts';
 import { bootCommand } from './boot-command.ts';
 import { execCommand } from './exec-command.ts';
 import { imageCommand } from './image-command.ts';
@@ -13,6 +14,7 @@ const commands: Record<string, (args: string[], shutdown: AbortSignal) => Promis
   boot: bootCommand,
   exec: execCommand,
   run: runCommand,
+  boards: boardsCommand,
 };
 
 const usage = `usage: dutlab <command> [options]
@@ -30,6 +32,8 @@ commands:
                  (--console attaches the terminal to the serial line; Ctrl-] detaches)
   exec [--board B] [--image IMG] [--transport auto|serial|ssh] [--json] -- CMD...
                  boot, run one command, exit with its exit code
+  boards [--json] [--dir BOARDS_DIR]
+                 list the board files: kind, device type, and free / leased (by whom) / broken (why)
 
   --board takes a name from boards/ or a path (default qemu-x86_64); --accel overrides its
   qemu.accel (auto probes KVM once per host and falls back to TCG; kvm fails if KVM does not work);
