@@ -7,11 +7,13 @@
  *   serial exec round trip: median and p90 of 100 `true`
  *   ssh exec round trip: median and p90 of 100 `true`
  *   KVM probe: verdict and duration
+ *   flash: the image onto an 8 GiB card file, raw, with its block map, and from .xz (flash.ts)
  */
 import { loadBoard } from '../boards/index.ts';
 import { createDut } from '../dut/create.ts';
 import { runKvmProbe } from '../qemu/index.ts';
 import { buildImages } from '../../images/build.ts';
+import { flashRows } from './flash.ts';
 
 const ROUNDS = 100;
 
@@ -36,6 +38,7 @@ rows.push(['KVM probe', `${probe.usable ? 'kvm usable' : 'kvm not usable → tcg
 
 const image = (await buildImages()).versions[0]?.image.path;
 if (!image) throw new Error('no image');
+rows.push(...(await flashRows(image)));
 const dut = await createDut({ board: await loadBoard('qemu-x86_64'), image });
 try {
   await dut.boot();
