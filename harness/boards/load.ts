@@ -6,7 +6,7 @@
  * what is allowed. Defaults are applied in code after validation, not by
  * ajv's `useDefaults`, which ignores defaults inside `oneOf` branches.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { access, readFile, readdir } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { ConfigError } from '../errors.ts';
@@ -110,6 +110,14 @@ export async function listBoards(dir = DEFAULT_BOARDS_DIR): Promise<string[]> {
   return names.filter((n) => /\.ya?ml$/.test(n)).map((n) => basename(n, extname(n))).sort();
 }
 
+/** `<dir>/<name>.yaml`, or `.yml` when only that exists (listBoards lists both). */
+async function boardFile(dir: string, name: string): Promise<string> {
+  const yaml = join(dir, `${name}.yaml`);
+  const yml = join(dir, `${name}.yml`);
+  const exists = (file: string): Promise<boolean> => access(file).then(() => true, () => false);
+  return !(await exists(yaml)) && (await exists(yml)) ? yml : yaml;
+}
+
 /**
  * Load a board by name (`qemu-x86_64` → `<boardsDir>/qemu-x86_64.yaml`) or
  * by path (anything with a `/` or a .yaml/.yml suffix).
@@ -117,7 +125,7 @@ export async function listBoards(dir = DEFAULT_BOARDS_DIR): Promise<string[]> {
 export async function loadBoard(ref: string, options: { boardsDir?: string } = {}): Promise<Board> {
   const boardsDir = options.boardsDir ?? DEFAULT_BOARDS_DIR;
   const isPath = ref.includes('/') || /\.ya?ml$/.test(ref);
-  const file = isPath ? resolve(ref) : join(boardsDir, `${ref}.yaml`);
+  const file = isPath ? resolve(ref) : await boardFile(boardsDir, ref);
   let text: string;
   try {
     text = await readFile(file, 'utf8');

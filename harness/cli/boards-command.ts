@@ -3,7 +3,7 @@ import { DEFAULT_BOARDS_DIR, listBoards, loadBoard, type Board } from '../boards
 import { displayPath } from '../boards/load.ts';
 import { readHealth, type Health } from '../boards/health.ts';
 import { describeHolder, inspectLease, type LeaseStatus } from '../boards/lease.ts';
-import { parseCommandArgs } from './dut-session.ts';
+import { parseCommandArgs } from './args.ts';
 
 /** One board as `dutlab boards --json` prints it. */
 export interface BoardRow {

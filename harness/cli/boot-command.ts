@@ -1,5 +1,6 @@
 import { untilAborted } from '../proc/abort.ts';
-import { dutOptions, openDut, parseCommandArgs } from './dut-session.ts';
+import { parseCommandArgs } from './args.ts';
+import { dutOptions, openDut } from './dut-session.ts';
 
 /**
  * `dutlab boot`: boot to a shell, print the timeline, keep the DUT until

@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import type { Accel } from '../boards/types.ts';
 import { createDut } from '../dut/create.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
@@ -29,13 +29,6 @@ export function accelOption(value: string | undefined): Accel | undefined {
   return value as Accel;
 }
 
-export function parseCommandArgs<O extends ParseArgsConfig['options']>(command: string, argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: true });
-  } catch (error) {
-    throw new ConfigError(`dutlab ${command}`, (error as Error).message);
-  }
-}
 
 /** The image to boot: the one named, or the default reference image (built if missing). */
 export async function resolveImage(image: string | undefined, quiet: boolean): Promise<string> {

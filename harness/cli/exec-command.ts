@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.ts';
 import { untilAborted } from '../proc/abort.ts';
-import { dutOptions, openDut, parseCommandArgs } from './dut-session.ts';
+import { parseCommandArgs } from './args.ts';
+import { dutOptions, openDut } from './dut-session.ts';
 
 /** `dutlab exec [options] -- CMD...`: boot, run one command, exit with its code. */
 export async function execCommand(argv: string[], shutdown: AbortSignal): Promise<number> {

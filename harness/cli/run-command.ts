@@ -14,7 +14,8 @@ import { buildBusybox, buildImages, DEFAULT_NEXT_VERSION, DEFAULT_OUT_DIR, DEFAU
 import { progressPrinter } from '../../images/builder/steps.ts';
 import { inspectHostapp } from '../../images/inspect/hostapp.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
-import { accelOption, bootTimeoutMs, parseCommandArgs, runId as newRunId, timelinePrinter } from './dut-session.ts';
+import { parseCommandArgs } from './args.ts';
+import { accelOption, bootTimeoutMs, runId as newRunId, timelinePrinter } from './dut-session.ts';
 import { interruptedBy } from './signals.ts';
 import { takeBoard, waitMs } from './take-board.ts';
 

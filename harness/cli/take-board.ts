@@ -1,6 +1,6 @@
 import { loadBoard, type Accel, type Board } from '../boards/index.ts';
 import { markBroken, markHealthy, readHealth } from '../boards/health.ts';
-import { acquireLease, type Lease } from '../boards/lease.ts';
+import { acquireLease, describeHolder, type Lease } from '../boards/lease.ts';
 import { checkBoard, isExclusive, type BoardFacts } from '../dut/binders.ts';
 import type { Dut } from '../dut/dut.ts';
 import { ConfigError } from '../errors.ts';
@@ -40,7 +40,8 @@ export async function takeBoard(
       runId: options.runId,
       waitMs: options.waitMs,
       signal: options.signal,
-      onWait: (holder) => options.log(`board ${board.name} is leased by pid ${holder.pid} on ${holder.host} since ${holder.startedAt} (run ${holder.runId}); waiting`),
+      onWait: (holder) => options.log(`board ${board.name} is leased by ${describeHolder(holder)}; waiting up to ${Math.round(options.waitMs / 1000)} s`),
+      onTakeover: (previous, why) => options.log(`took over the lease of board ${board.name}${previous ? ` from ${describeHolder(previous)}` : ''}: ${why}`),
     });
     const health = await readHealth(board.name);
     if (health.state === 'broken') options.log(`warning: board ${board.name} was marked broken by run ${health.runId} at ${health.at}: ${health.cause}: ${health.message}`);

@@ -22,7 +22,7 @@ export class ConsoleBridge extends Duplex {
   }
 
   detach(): void {
-    this.line?.off('data', this.forward);
+    this.line?.off('data', this.forward).off('error', this.ignore);
     this.line = undefined;
   }
 
@@ -35,6 +35,8 @@ export class ConsoleBridge extends Duplex {
       callback();
       return;
     }
-    this.line.write(chunk, (error) => callback(error ?? null));
+    // A line that fails a write (an adapter being pulled out) drops the bytes, as a dead UART does; the
+    // bridge must not be destroyed by it, or the run's console ends with the adapter's hiccup.
+    this.line.write(chunk, () => callback());
   }
 }

@@ -37,6 +37,11 @@ export class EmulatedMachine {
     return this.instance !== undefined;
   }
 
+  /** The host port forwarded to the board's sshd: fixed for the rig's life, as a farm board's address is. */
+  get sshPort(): number {
+    return this.options.sshPort;
+  }
+
   /** Switches are applied in order; a relay clicking on twice starts one machine. */
   setPower(on: boolean): Promise<void> {
     this.wanted = on;

@@ -73,14 +73,17 @@ export class PtyLink {
     if (this.child.exitCode === null) this.child.stdin?.write(chunk);
   }
 
-  /** The device goes away: the process holding the pty ends and the link is removed. */
+  /**
+   * The device goes away: the link first (as udev removes the node), then the
+   * pty, so a link never points at a freed /dev/pts number another pty takes.
+   */
   async close(): Promise<void> {
+    await rm(this.link, { force: true });
     if (this.child.exitCode === null && this.child.signalCode === null) {
       const exited = once(this.child, 'exit');
       this.child.kill('SIGTERM');
       await exited;
     }
     this.unregister();
-    await rm(this.link, { force: true });
   }
 }

@@ -1,4 +1,4 @@
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConsoleDriver } from '../../dut/drivers.ts';
 import { DutError } from '../../errors.ts';
@@ -48,7 +48,7 @@ export function lastingConsole(source: LineSource, board: string, options: Lasti
 
   function keep(opened: Line, to: ConsoleBridge): void {
     line = opened;
-    to.attach(droppingWriteErrors(opened.stream));
+    to.attach(opened.stream);
     void opened.gone.then((why) => recover(opened, why, to, stop.signal));
   }
 
@@ -109,21 +109,4 @@ export function lastingConsole(source: LineSource, board: string, options: Lasti
       bridge = undefined;
     },
   };
-}
-
-/**
- * The line as the bridge sees it. A write that fails because the line is
- * going away drops its bytes, as a UART with nothing on the other end does:
- * the loss is reported by `gone`, and must not end the bridge (a stream
- * whose write fails is destroyed).
- */
-function droppingWriteErrors(stream: Duplex): Duplex {
-  const view = new Duplex({
-    read: () => undefined,
-    write: (chunk: Buffer, _encoding, callback) => {
-      stream.write(chunk, () => callback());
-    },
-  });
-  stream.on('data', (chunk: Buffer) => view.push(chunk));
-  return view;
 }

@@ -1,0 +1,74 @@
+/**
+ * The physical code path end to end, on the emulated rig: the LCUS relay
+ * driver switches the rig's QEMU through its byte protocol on a pty, the
+ * serialport driver reads the console from a pty at a fixed path, the
+ * usbsdmux driver switches the emulated mux and the flasher writes and
+ * verifies the card, then config.json is provisioned on the card. Faults at
+ * the hardware's interfaces: the console adapter pulled out and put back
+ * mid-run, a relay that stops answering.
+ */
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadBoard } from '../boards/index.ts';
+import type { VirtualBoard } from '../boards/types.ts';
+import { bindPhysicalBoard } from '../drivers/physical-board.ts';
+import { Dut } from '../dut/dut.ts';
+import { DutError } from '../errors.ts';
+import { buildImages } from '../../images/build.ts';
+import { startRig, type Rig } from './rig.ts';
+
+async function rigDut(t: import('ava').ExecutionContext): Promise<{ rig: Rig; dut: Dut; image: string }> {
+  const built = await buildImages();
+  const image = built.versions[0]?.image.path;
+  if (!image) throw new Error('no image built');
+  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-rig-'));
+  const board = (await loadBoard('virtual-x86_64')) as VirtualBoard;
+  const rig = await startRig(board, { dir: path.join(dir, 'rig') });
+  let dut: Dut | undefined;
+  const bound = await bindPhysicalBoard(rig.board, { note: (text) => dut?.transcript.info(text) });
+  dut = new Dut(bound, { image, dir, bootTimeoutMs: 8 * 60_000 });
+  t.teardown(async () => {
+    await dut.close();
+    await rig.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { rig, dut, image };
+}
+
+test.serial('a virtual board boots through relay, serial adapter, SD mux and flasher, and survives its console adapter being pulled out', async (t) => {
+  const { rig, dut } = await rigDut(t);
+  await dut.boot();
+  t.deepEqual(
+    dut.entries().map((e) => e.state),
+    ['idle', 'preparing', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'ready'],
+  );
+  t.like(dut.board.describe(), { kind: 'physical', drivers: { console: 'serial', power: 'lcus', storage: 'usbsdmux', network: 'static' } });
+  t.is(dut.board.reset, undefined, 'a relay board has no reset line');
+  // Booted from the card the flasher wrote, with this run's key provisioned on it: SSH works.
+  t.regex((await dut.exec('cat /proc/cmdline', { transport: 'serial' })).stdout, /root=/);
+  t.is((await dut.exec('echo over-ssh', { transport: 'ssh' })).stdout, 'over-ssh\n');
+
+  await rig.unplugConsole();
+  // SSH does not need the console; the adapter is away for a few seconds.
+  t.is((await dut.exec('echo still-here', { transport: 'ssh' })).stdout, 'still-here\n');
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  await rig.plugConsole();
+  const again = await dut.exec('echo back-on-serial', { transport: 'serial', timeoutMs: 60_000 });
+  t.is(again.stdout, 'back-on-serial\n');
+  t.true(dut.transcript.entries.some((e) => e.stream === 'info' && /went away/.test(e.data)), 'the transcript says the adapter went away');
+  t.is(dut.state, 'ready');
+});
+
+test.serial('a relay that never answers is a power error naming the board and the relay, and the DUT latches broken', async (t) => {
+  const { rig, dut } = await rigDut(t);
+  rig.silencePower(true);
+  const started = Date.now();
+  const error = await t.throwsAsync(dut.boot(), { instanceOf: DutError });
+  t.is(error.kind, 'power');
+  t.regex(error.message, /virtual-x86_64/);
+  t.regex(error.message, /ttyUSB-relay/);
+  t.true(Date.now() - started < 30_000, 'bounded by the relay timeout, not a boot timeout');
+  t.is(dut.state, 'broken');
+});
