@@ -1,7 +1,8 @@
 import { readFile, truncate } from 'node:fs/promises';
 import type { WriteProgress } from '../dut/drivers.ts';
 import { abortReason } from '../errors.ts';
-import { spawnSupervised } from '../proc/supervise.ts';
+import { throwIfAborted } from '../proc/abort.ts';
+import { spawnSupervised, type Supervised } from '../proc/supervise.ts';
 import { mappedBytes, type BlockMap } from './bmap.ts';
 import { storageError, type Where } from './run-tool.ts';
 import type { Target } from './target-check.ts';
@@ -24,7 +25,13 @@ const POLL_MS = 500;
 export async function bmapWrite(source: string, map: BlockMap, target: Target, where: Where, options: BmapWriteOptions): Promise<void> {
   const total = mappedBytes(map);
   options.progress?.({ phase: 'write', done: 0, total });
-  const child = spawnSupervised('bmaptool', ['copy', '--bmap', map.file, source, target.path], { name: `bmaptool copy to ${target.path}` });
+  throwIfAborted(options.signal, where.board, where.step);
+  let child: Supervised;
+  try {
+    child = spawnSupervised('bmaptool', ['copy', '--bmap', map.file, source, target.path], { name: `bmaptool copy to ${target.path}` });
+  } catch (error) {
+    throw storageError('tool', where, `cannot run bmaptool (Debian package bmap-tools): ${error instanceof Error ? error.message : String(error)}`, error);
+  }
   const onAbort = (): void => void child.terminate().catch(() => undefined);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const poll = setInterval(() => {
