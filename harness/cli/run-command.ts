@@ -18,6 +18,7 @@ import { parseCommandArgs } from './args.ts';
 import { accelOption, bootTimeoutMs, runId as newRunId, timelinePrinter } from './dut-session.ts';
 import { interruptedBy } from './signals.ts';
 import { takeBoard, waitMs } from './take-board.ts';
+import { writeProgressPrinter } from '../storage/progress.ts';
 
 /**
  * `dutlab run`: boot the image on the board, run the suites, write TAP (live

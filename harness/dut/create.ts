@@ -21,14 +21,15 @@ export async function createDut(options: CreateDutOptions): Promise<Dut> {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const dir = path.resolve(options.root ?? '.dutlab/duts', `${board.name}-${stamp}-${process.pid}`);
   await mkdir(dir, { recursive: true });
-  let dut: Dut | undefined;
+  // The drivers' notes go to the DUT's transcript, which exists only once the board is bound.
+  const late: { dut?: Dut } = {};
   const bound = await bindBoard(board, {
     dir,
     ...(options.media ? { media: options.media } : {}),
     ...(options.keepDisk ? { keepDisk: true } : {}),
     ...(options.accel ? { accel: options.accel } : {}),
-    note: (text) => dut?.transcript.info(text),
+    note: (text) => late.dut?.transcript.info(text),
   });
-  dut = new Dut(bound, { ...options, dir });
-  return dut;
+  late.dut = new Dut(bound, { ...options, dir });
+  return late.dut;
 }

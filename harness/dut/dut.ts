@@ -108,7 +108,9 @@ export class Dut {
         // The board is off while its medium is written: a mux switched to the host takes the card away from it.
         writeMedium: fromPromise<Medium>(async () => {
           await board.power.off();
-          return board.storage.write(options.image, options.onWriteProgress ? { progress: options.onWriteProgress } : {});
+          const medium = await board.storage.write(options.image, options.onWriteProgress ? { progress: options.onWriteProgress } : {});
+          if (medium.summary) this.transcript.info(`medium ${medium.path} written: ${medium.summary}`);
+          return medium;
         }),
         provision: fromPromise<void, Medium>(async ({ input }) => {
           await provisionMedium(options.image, input, {

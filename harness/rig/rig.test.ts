@@ -26,9 +26,10 @@ async function rigDut(t: import('ava').ExecutionContext): Promise<{ rig: Rig; du
   const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-rig-'));
   const board = (await loadBoard('virtual-x86_64')) as VirtualBoard;
   const rig = await startRig(board, { dir: path.join(dir, 'rig') });
-  let dut: Dut | undefined;
-  const bound = await bindPhysicalBoard(rig.board, { note: (text) => dut?.transcript.info(text) });
-  dut = new Dut(bound, { image, dir, bootTimeoutMs: 8 * 60_000 });
+  const late: { dut?: Dut } = {};
+  const bound = await bindPhysicalBoard(rig.board, { note: (text) => late.dut?.transcript.info(text) });
+  const dut = new Dut(bound, { image, dir, bootTimeoutMs: 8 * 60_000 });
+  late.dut = dut;
   t.teardown(async () => {
     await dut.close();
     await rig.stop();

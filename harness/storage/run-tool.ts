@@ -22,14 +22,15 @@ export interface RunToolOptions {
 
 /**
  * tool() for the storage layer: bounded, stopped by the run's signal, and
- * its failure re-said for the board and the device (tool() knows neither:
- * it was written for the image build). An abort is the run's interruption,
- * not the tool's failure.
+ * its failure said for the device worked on. An abort is the run's
+ * interruption, not the tool's failure.
  */
 export async function runTool(file: string, args: readonly string[], where: Where, options: RunToolOptions = {}): Promise<string> {
   throwIfAborted(options.signal, where.board, where.step);
   try {
     return await tool(file, args, {
+      dut: where.board,
+      step: where.step,
       ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
       ...(options.signal ? { cancelSignal: options.signal } : {}),
     });

@@ -12,8 +12,15 @@ import { signalGroup } from '../../harness/proc/pids.ts';
  * exits while it runs (an interrupted build): mmdebstrap forks workers and
  * runs dpkg and tar, which a signal to mmdebstrap alone leaves running.
  */
-export async function tool(file: string, args: readonly string[], options: Options = {}): Promise<string> {
-  const child = execa(file, args, { stripFinalNewline: true, ...options, detached: true });
+export interface ToolOptions extends Options {
+  /** Who the failure concerns, for its message: the board, and the step (default "image build"). */
+  dut?: string;
+  step?: string;
+}
+
+export async function tool(file: string, args: readonly string[], options: ToolOptions = {}): Promise<string> {
+  const { dut, step = 'image build', ...execaOptions } = options;
+  const child = execa(file, args, { stripFinalNewline: true, ...execaOptions, detached: true });
   const pid = child.pid;
   const unregister =
     pid === undefined
@@ -30,7 +37,7 @@ export async function tool(file: string, args: readonly string[], options: Optio
   } catch (error) {
     if (error instanceof ExecaError) {
       const output = [error.stderr, error.stdout].filter((s) => typeof s === 'string' && s).join('\n');
-      throw new ToolError(file, error.shortMessage, tail(String(output)), { step: 'image build' });
+      throw new ToolError(file, error.shortMessage, tail(String(output)), { step, ...(dut ? { dut } : {}) });
     }
     throw error;
   } finally {

@@ -29,7 +29,7 @@ test('an off command that fails is a power error with its stderr', async (t) => 
   t.is(error.kind, 'power');
   t.is(error.dut, BOARD);
   t.is(error.step, 'power off');
-  t.true(error.reason.endsWith('exited 4:\npdu: outlet 3 is locked'), error.reason);
+  t.regex(error.reason, /exit code 4: sh -c .*\npdu: outlet 3 is locked$/, error.reason);
   t.is(power.state(), 'unknown');
 });
 

@@ -1,5 +1,5 @@
 import type { CommandPower } from '../../boards/types.ts';
-import { runCommand } from './run-command.ts';
+import { runBoardCommand } from './run-command.ts';
 import type { PowerSwitch } from './switched.ts';
 
 /**
@@ -12,9 +12,9 @@ export function commandSwitch(config: CommandPower): PowerSwitch {
   return {
     device: `power command \`${config.on.join(' ')}\``,
     async set(on, signal) {
-      await runCommand(on ? config.on : config.off, signal);
+      await runBoardCommand(on ? config.on : config.off, signal);
     },
-    ...(status ? { get: async (signal: AbortSignal) => parseOnOff(await runCommand(status, signal), status) } : {}),
+    ...(status ? { get: async (signal: AbortSignal) => parseOnOff(await runBoardCommand(status, signal), status) } : {}),
   };
 }
 

@@ -49,6 +49,6 @@ test('a relay usbrelay does not find is a power error with what the tool said', 
   const error = await t.throwsAsync(power.on(), { instanceOf: DutError });
   t.is(error.kind, 'power');
   t.is(error.dut, BOARD);
-  t.true(error.message.includes(`USB relay HURTM_9: \`${command} HURTM_9=1\` exited 1:\nusbrelay: no relay HURTM_9 (found: HURTM_1, HURTM_2)`), error.message);
+  t.true(error.message.includes(`USB relay HURTM_9: ${command} failed: Command failed with exit code 1: ${command} 'HURTM_9=1'\nusbrelay: no relay HURTM_9 (found: HURTM_1, HURTM_2)`), error.message);
   t.is(power.state(), 'unknown');
 });

@@ -1,5 +1,5 @@
 import type { UsbRelayPower } from '../../boards/types.ts';
-import { runCommand } from './run-command.ts';
+import { runBoardCommand } from './run-command.ts';
 import type { PowerSwitch } from './switched.ts';
 
 /**
@@ -12,10 +12,10 @@ export function usbRelaySwitch(config: UsbRelayPower): PowerSwitch {
   return {
     device: `USB relay ${config.relay}`,
     async set(on, signal) {
-      await runCommand([config.command, `${config.relay}=${on ? 1 : 0}`], signal);
+      await runBoardCommand([config.command, `${config.relay}=${on ? 1 : 0}`], signal);
     },
     async get(signal) {
-      const listing = await runCommand([config.command], signal);
+      const listing = await runBoardCommand([config.command], signal);
       const states = parseUsbRelayListing(listing);
       const state = states.get(config.relay);
       if (state === undefined) throw new Error(`\`${config.command}\` does not list ${config.relay} (it lists: ${[...states.keys()].join(', ') || 'no relay'})`);

@@ -1,7 +1,7 @@
 import type { StorageCommon } from '../../boards/types.ts';
 import type { Medium, StorageDriver, WriteOptions } from '../../dut/drivers.ts';
 import { runTool } from '../../storage/run-tool.ts';
-import { writeImage } from '../../storage/write-image.ts';
+import { writeImage, type WriteReport } from '../../storage/write-image.ts';
 import { locate } from '../locate.ts';
 
 /** Which way a mux points the card: at the host that writes it, or at the board that boots it. */
@@ -32,8 +32,8 @@ export function muxStorage(mux: MuxSwitch, config: StorageCommon, board: string)
     async write(image: string, options: WriteOptions = {}): Promise<Medium> {
       await flip('host', options.signal);
       const medium = await locate(config.medium, { subsystem: 'block', what: 'SD card', board, timeoutMs: MEDIUM_APPEARS_MS, signal: options.signal });
-      await writeImage(image, medium, { board, verify: config.verify, signal: options.signal, progress: options.progress });
-      return { path: medium, format: 'raw' };
+      const report = await writeImage(image, medium, { board, verify: config.verify, signal: options.signal, progress: options.progress });
+      return { path: medium, format: 'raw', summary: describeWrite(report) };
     },
     handOver: () => flip('dut'),
     // Nothing to undo: the card stays with the board, which is how a farm
@@ -41,4 +41,10 @@ export function muxStorage(mux: MuxSwitch, config: StorageCommon, board: string)
     // it away here could cut the card from a board that failed to power off.
     release: async () => undefined,
   };
+}
+
+function describeWrite(report: WriteReport): string {
+  const mib = (bytes: number): string => `${Math.round(bytes / 2 ** 20)} MiB`;
+  const verified = report.verified ? `, verified in ${report.verifySeconds.toFixed(1)} s` : ', not verified';
+  return `${report.mode}: ${mib(report.bytes)} of ${mib(report.imageBytes)} in ${report.writeSeconds.toFixed(1)} s (${Math.round(report.mibPerSecond)} MiB/s)${verified}`;
 }
