@@ -9,6 +9,19 @@ import { Duplex } from 'node:stream';
  */
 export class ConsoleBridge extends Duplex {
   private line: Duplex | undefined;
+  /** A write waiting for a line to come back (see `holdWhileDetached`). */
+  private held: { chunk: Buffer; callback: (error?: Error | null) => void } | undefined;
+
+  /**
+   * `holdWhileDetached`: writes made while no line is attached wait for one
+   * instead of being dropped. For a console adapter that went away and is
+   * expected back, the host knows its bytes would be lost; for a board that
+   * is off (QEMU between power cycles), dropping is what a UART does.
+   */
+  constructor(private readonly options: { holdWhileDetached?: boolean } = {}) {
+    super();
+  }
+
   private readonly forward = (chunk: Buffer): void => {
     this.push(chunk);
   };
@@ -19,11 +32,20 @@ export class ConsoleBridge extends Duplex {
     this.detach();
     this.line = line;
     line.on('data', this.forward).on('error', this.ignore);
+    const held = this.held;
+    this.held = undefined;
+    if (held) this._write(held.chunk, 'buffer', held.callback);
   }
 
   detach(): void {
     this.line?.off('data', this.forward).off('error', this.ignore);
     this.line = undefined;
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.held?.callback(error ?? new Error('console closed'));
+    this.held = undefined;
+    callback(error);
   }
 
   override _read(): void {
@@ -32,7 +54,9 @@ export class ConsoleBridge extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (!this.line) {
-      callback();
+      // Later writes queue behind this one in the stream's own buffer.
+      if (this.options.holdWhileDetached) this.held = { chunk, callback };
+      else callback();
       return;
     }
     // A line that fails a write (an adapter being pulled out) drops the bytes, as a dead UART does; the

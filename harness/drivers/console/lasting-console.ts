@@ -93,7 +93,7 @@ export function lastingConsole(source: LineSource, board: string, options: Lasti
       if (bridge) return bridge;
       stop = new AbortController();
       const opened = await source.open(stop.signal);
-      bridge = new ConsoleBridge();
+      bridge = new ConsoleBridge({ holdWhileDetached: true });
       // The console engine reports a lost console; with no engine reading, it must not crash the harness.
       bridge.on('error', () => undefined);
       keep(opened, bridge);
