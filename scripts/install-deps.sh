@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 debs=(
   qemu-system-x86 qemu-utils ovmf             # the DUT under emulation
   mmdebstrap uidmap e2fsprogs dosfstools mtools fdisk grub-efi-amd64-bin grub-common busybox-static  # the image builder
-  socat                                       # pty plumbing for serial lines
+  socat python3                               # pty plumbing for serial lines (the rig's adapters are python pty relays)
+  bmap-tools xz-utils unzip                   # the flasher: block maps, compressed images
+  ser2net usbsdmux usbrelay gpiod             # farm hardware: network consoles, SD mux, HID relays, GPIO lines
   python3-junitparser                         # an independent JUnit reader for the report tests
   libxml2-utils                               # xmllint: validates junit.xml against the strict Ant schema in the report tests
   openssh-server                              # a private loopback sshd for the SSH transport tests

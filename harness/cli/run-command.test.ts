@@ -1,9 +1,12 @@
 /**
  * `dutlab run` end to end in real QEMU: a representative subset of the os and
- * hup suites against copies of the reference image and hostapp passed as a
- * foreign image would be (--image, --next-hostapp), reports validated
- * against the strict JUnit schema; and runs interrupted at several moments
- * that still leave complete reports, exit 2 and no QEMU.
+ * hup suites on the virtual board, so through the physical drivers (LCUS
+ * relay, serial adapter, SD mux, flasher), against copies of the reference
+ * image and hostapp passed as a foreign image would be (--image,
+ * --next-hostapp), reports validated against the strict JUnit schema, and a
+ * second run on the leased board refused; and runs on the QEMU board
+ * interrupted at several moments that still leave complete reports, exit 2
+ * and no QEMU.
  */
 import test from 'ava';
 import { execa } from 'execa';
@@ -30,20 +33,33 @@ async function latestRun(reports: string): Promise<string> {
   return path.join(reports, runs.at(-1) ?? '');
 }
 
-test.serial('dutlab run on a foreign image and hostapp executes the suites and writes TAP, schema-valid JUnit, summary and serial log', async (t) => {
+test.serial('dutlab run on the virtual board, a foreign image and hostapp: the suites pass through the physical drivers, reports are complete, a second run on the leased board is refused', async (t) => {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'));
-  // Copies under other names: the versions must come from the files themselves.
+  // Copies under other names: the versions must come from the files themselves; the block map goes along, as a vendor ships it.
   const built = await buildImages({ versions: ['1.0.0', '1.0.1'] });
   const foreign = await mkdtemp(path.join(tmpdir(), 'dutlab-foreign-'));
   const image = path.join(foreign, 'some-os.img');
   const hostapp = path.join(foreign, 'next-os.tar');
   await execa('cp', ['--sparse=always', built.versions[0]?.image.path ?? '', image]);
+  await execa('cp', [built.versions[0]?.bmap.path ?? '', path.join(foreign, 'some-os.bmap')]);
   await execa('cp', [built.versions[1]?.hostapp.path ?? '', hostapp]);
   t.teardown(() => rm(foreign, { recursive: true, force: true }));
-  const result = await execa('node', [dutlab, 'run', '--image', image, '--next-hostapp', hostapp, '--suite', 'os,hup', '--grep', CI_SUBSET, '--reports', reports], {
-    reject: false,
-    timeout: 40 * 60_000,
+  const args = ['run', '--board', 'boards/virtual-x86_64.yaml', '--image', image, '--next-hostapp', hostapp, '--suite', 'os,hup', '--grep', CI_SUBSET];
+  const first = execa('node', [dutlab, ...args, '--reports', reports], { reject: false, timeout: 40 * 60_000, buffer: { stdout: true, stderr: true } });
+  // Once the first run writes the card it holds the lease: a second run must not touch the board.
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    first.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      if (/\] writing-medium/.test(err)) resolve();
+    });
+    void first.then(() => reject(new Error(`the first run ended before writing the medium:\n${err.slice(-2000)}`)));
   });
+  const second = await execa('node', [dutlab, ...args, '--reports', await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'))], { reject: false, timeout: 60_000 });
+  t.is(second.exitCode, 2, second.stderr);
+  t.regex(second.stderr, new RegExp(`board virtual-x86_64 is leased by pid ${first.pid} on \\S+ since \\S+ \\(run \\S+\\)`));
+
+  const result = await first;
   const dir = await latestRun(reports);
   t.log(result.stdout.split('\n').filter((l) => /^\s*(not )?ok /.test(l)).join('\n'));
   t.is(result.exitCode, 0, `${result.stdout.slice(-3000)}\n${result.stderr.slice(-3000)}`);
@@ -57,15 +73,23 @@ test.serial('dutlab run on a foreign image and hostapp executes the suites and w
   t.is(summary.counts.passed, 7);
   t.is(summary.imageVersion, '1.0.0', 'read from the image itself');
   t.regex(summary.accel, /^(kvm|tcg)$/);
-  t.true(summary.timeline.some((e: { state: string }) => e.state === 'ready'));
+  t.like(summary.boardDescription, { kind: 'virtual', drivers: { console: 'serial', power: 'lcus', storage: 'usbsdmux', network: 'static' } });
+  t.deepEqual(summary.features, ['hard-reset', 'hup', 'serial', 'ssh']);
+  const states = summary.timeline.map((e: { state: string }) => e.state);
+  t.deepEqual(states.slice(0, 7), ['idle', 'preparing', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'ready']);
   for (const file of ['results.tap', 'junit.xml', 'summary.json', 'serial.log']) t.true(existsSync(path.join(dir, file)), file);
   t.regex(await readFile(path.join(dir, 'serial.log'), 'utf8'), /balenaOS \d/);
+  const [dutDir] = await readdir(path.join(dir, 'dut'));
+  const transcript = await readFile(path.join(dir, 'dut', dutDir ?? '', 'console.jsonl'), 'utf8');
+  t.regex(transcript, /medium \S+ written: bmap: \d+ MiB of \d+ MiB .*verified/);
   if (haveXsd) {
     const validation = xmllint(path.join(dir, 'junit.xml'), junitXsd);
     t.true(validation.ok, validation.output);
   } else {
     t.log(`${junitXsd} is absent (as on a user's clone): schema validation skipped`);
   }
+  const boards = JSON.parse((await execa('node', [dutlab, 'boards', '--json'])).stdout) as { name: string; state: string }[];
+  t.is(boards.find((b) => b.name === 'virtual-x86_64')?.state, 'free', 'the lease is gone with the run');
 });
 
 /** Starts `dutlab run`, waits until `ready(stdout, stderr)` holds, then sends `signal`. */

@@ -82,6 +82,7 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
   });
 
   let dut: Dut | undefined;
+  let features: Set<Feature> | undefined;
   let crash: unknown;
   try {
     const images = await untilAborted(given ? withBusybox(given) : referenceImages(), shutdown);
@@ -96,11 +97,12 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
       onWriteProgress: writeProgressPrinter(),
     });
     dut.timeline.subscribe(timelinePrinter(Date.now()));
+    features = featuresOf(dut, images);
     await runSuites({
       suites,
       dut,
       images,
-      features: featuresOf(dut, images),
+      features,
       reporter,
       reportsDir,
       ...(grepPattern ? { grep: grepPattern } : {}),
@@ -116,7 +118,12 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
   if (dut) await writeSerialLog(dut, path.join(reportsDir, 'serial.log')).catch(() => undefined);
   // The reports are final before the DUT is torn down: a signal during teardown changes nothing in them.
   const interrupted = interruptedBy(shutdown);
-  const exitCode = reporter.end({ durationMs: Date.now() - started, timeline: [...(dut?.entries() ?? [])], ...(interrupted ? { interrupted } : {}) });
+  const exitCode = reporter.end({
+    durationMs: Date.now() - started,
+    timeline: [...(dut?.entries() ?? [])],
+    ...(interrupted ? { interrupted } : {}),
+    ...(dut ? { boardDescription: dut.board.describe(), ...(features ? { features: [...features].sort() } : {}) } : {}),
+  });
   try {
     await dut?.close();
   } finally {

@@ -34,7 +34,7 @@ export class ConsoleBridge extends Duplex {
     line.on('data', this.forward).on('error', this.ignore);
     const held = this.held;
     this.held = undefined;
-    if (held) this._write(held.chunk, 'buffer', held.callback);
+    if (held) this.send(held.chunk, held.callback);
   }
 
   detach(): void {
@@ -53,6 +53,10 @@ export class ConsoleBridge extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.send(chunk, callback);
+  }
+
+  private send(chunk: Buffer, callback: (error?: Error | null) => void): void {
     if (!this.line) {
       // Later writes queue behind this one in the stream's own buffer.
       if (this.options.holdWhileDetached) this.held = { chunk, callback };

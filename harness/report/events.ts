@@ -85,4 +85,7 @@ export interface RunEnd {
   timeline: { state: string; at: number; afterMs: number; detail?: string }[];
   /** Set when the run was cut short, e.g. "SIGINT". */
   interrupted?: string;
+  /** What the bound board says of itself (kind, drivers, devices, accelerator) and what it offers the suites. */
+  boardDescription?: Record<string, unknown>;
+  features?: string[];
 }

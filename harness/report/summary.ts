@@ -57,6 +57,8 @@ export interface RunSummary {
   counts: Counts;
   suites: SuiteSummary[];
   timeline: RunEnd['timeline'];
+  boardDescription?: Record<string, unknown>;
+  features?: string[];
   /** Report files, relative to the reports dir. */
   files: { tap: string; junit: string; summary: string };
   /** Set when junit.xml could not be written; the run then exits 2. */
@@ -107,6 +109,8 @@ export function buildSummary({ run, suites, end, exitCode, files, junitError }: 
     counts: countResults(suites.flatMap((s) => s.results)),
     suites: suites.map(suiteSummary),
     timeline: end.timeline,
+    ...(end.boardDescription ? { boardDescription: end.boardDescription } : {}),
+    ...(end.features ? { features: end.features } : {}),
     files,
     ...(junitError !== undefined ? { junitError } : {}),
   };
