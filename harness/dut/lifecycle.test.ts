@@ -4,7 +4,7 @@ import { DutError } from '../errors.ts';
 import type { Medium } from './drivers.ts';
 import { lifecycle, type ExecRequest, type LifecycleEvent, type Reply } from './lifecycle.ts';
 
-type Fakes = Partial<Record<'prepare' | 'powerOn' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault', () => Promise<void>>> & {
+type Fakes = Partial<Record<'prepare' | 'writeMedium' | 'powerOn' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault', () => Promise<void>>> & {
   exec?: (request: ExecRequest) => Promise<unknown>;
 };
 
@@ -22,6 +22,7 @@ function start(fakes: Fakes, maxBootAttempts = 2) {
       prepare: actor('prepare'),
       writeMedium: fromPromise<Medium>(async () => {
         calls.push('writeMedium');
+        await fakes.writeMedium?.();
         return { path: '/fake/disk', format: 'raw' };
       }),
       provision: fromPromise<void, Medium>(async ({ input }) => {
@@ -66,6 +67,19 @@ test('boot walks idle → preparing → writing-medium → provisioning → powe
   t.deepEqual(dut.calls, ['prepare', 'writeMedium', 'provision /fake/disk', 'powerOn', 'waitForShell', 'exec true']);
 });
 
+test('a medium that fails to write (a verification mismatch) latches broken before the board is powered on', async (t) => {
+  const dut = start({
+    writeMedium: async () => {
+      throw new DutError('tool', '/dev/sda: read back differs from the image at MiB 13', { dut: 'fake', step: 'verify medium' });
+    },
+  });
+  const error = await t.throwsAsync(dut.send((reply) => ({ type: 'BOOT', reply })), { instanceOf: DutError });
+  t.is(error?.kind, 'broken');
+  t.regex(error?.message ?? '', /broken since an earlier failure \(tool\): \/dev\/sda: read back differs/);
+  t.deepEqual(dut.calls, ['prepare', 'writeMedium']);
+  t.deepEqual(dut.states, ['idle', 'preparing', 'writing-medium', 'broken']);
+});
+
 test('a failed boot is power-cycled, within the bound, then latches broken with the cause', async (t) => {
   let boots = 0;
   const dut = start({
@@ -85,7 +99,7 @@ test('a failed boot is power-cycled, within the bound, then latches broken with 
   const later = await t.throwsAsync(dut.exec('true'), { instanceOf: DutError });
   t.is(later?.kind, 'broken');
   t.regex(later?.message ?? '', /boot 2/);
-  t.is(dut.calls.length, 5);
+  t.is(dut.calls.length, 7);
 });
 
 test('a second boot attempt that succeeds clears the retry count', async (t) => {
@@ -218,7 +232,7 @@ test('reboot, hard reset and power off go through their states and back', async 
   await dut.send((reply) => ({ type: 'REBOOT', reply }));
   await dut.send((reply) => ({ type: 'HARD_RESET', reply }));
   await dut.send((reply) => ({ type: 'POWER_OFF', reply }));
-  t.deepEqual(dut.states.slice(4), ['ready', 'rebooting', 'ready', 'resetting', 'booting', 'ready', 'powering-off', 'off']);
+  t.deepEqual(dut.states.slice(6), ['ready', 'rebooting', 'ready', 'resetting', 'booting', 'ready', 'powering-off', 'off']);
   await dut.send((reply) => ({ type: 'BOOT', reply }));
   t.is(dut.states.at(-1), 'ready');
 });
