@@ -19,12 +19,13 @@ import { DutError } from '../errors.ts';
 import { buildImages } from '../../images/build.ts';
 import { startRig, type Rig } from './rig.ts';
 
-async function rigDut(t: import('ava').ExecutionContext): Promise<{ rig: Rig; dut: Dut; image: string }> {
+async function rigDut(t: import('ava').ExecutionContext, rigSettings: Partial<VirtualBoard['rig']> = {}): Promise<{ rig: Rig; dut: Dut; image: string }> {
   const built = await buildImages();
   const image = built.versions[0]?.image.path;
   if (!image) throw new Error('no image built');
   const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-rig-'));
-  const board = (await loadBoard('virtual-x86_64')) as VirtualBoard;
+  const file = (await loadBoard('virtual-x86_64')) as VirtualBoard;
+  const board = { ...file, rig: { ...file.rig, ...rigSettings } };
   const rig = await startRig(board, { dir: path.join(dir, 'rig') });
   const late: { dut?: Dut } = {};
   const bound = await bindPhysicalBoard(rig.board, { note: (text) => late.dut?.transcript.info(text) });
@@ -72,4 +73,16 @@ test.serial('a relay that never answers is a power error naming the board and th
   const cause = dut.cause;
   t.is(cause?.kind, 'power');
   t.regex(cause?.message ?? '', /dut virtual-x86_64, step power off: LCUS relay .*ttyUSB-relay channel 1 did not answer within 5 s/);
+});
+
+test.serial('a virtual board on a Tasmota plug with its console behind ser2net (RFC 2217) boots and answers on both transports', async (t) => {
+  const { dut } = await rigDut(t, { power: 'tasmota', console: 'ser2net-rfc2217' });
+  await dut.boot();
+  t.like(dut.board.describe(), { drivers: { console: 'ser2net', power: 'tasmota', storage: 'usbsdmux' } });
+  t.is((await dut.exec('echo over-ser2net', { transport: 'serial' })).stdout, 'over-ser2net\n');
+  t.is((await dut.exec('echo over-ssh', { transport: 'ssh' })).stdout, 'over-ssh\n');
+  // A cycle through the plug: off, the board's minimum off time, on, and a new boot on the same console.
+  await dut.hardReset();
+  t.is((await dut.exec('echo after-cycle', { transport: 'serial' })).stdout, 'after-cycle\n');
+  t.regex(dut.entries().map((e) => e.state).join(' '), /ready resetting booting ready/);
 });
