@@ -54,9 +54,9 @@ test.serial('bad input to dutlab run is refused before any work, naming the file
       'name: lab-rpi4',
       'deviceType: raspberrypi4-64',
       'kind: physical',
-      'console: { kind: serial, device: /dev/ttyUSB0, baud: 115200 }',
-      'power: { kind: usb-relay, device: /dev/hidraw0, channel: 1 }',
-      'storage: { kind: sd-mux, model: usbsdmux, device: /dev/sg0 }',
+      'console: { kind: serial, port: { device: /dev/ttyUSB0 } }',
+      'power: { kind: usbrelay, relay: HURTM_1, command: no-such-usbrelay }',
+      'storage: { kind: usbsdmux, control: { device: /dev/sg0 }, medium: { device: /dev/sda } }',
       '',
     ].join('\n'),
   );
@@ -70,7 +70,7 @@ test.serial('bad input to dutlab run is refused before any work, naming the file
     ['missing hostapp', ['--image', image, '--next-hostapp', path.join(dir, 'nope.tar')], /--next-hostapp .*nope\.tar: not found/],
     ['hostapp with two images', ['--image', image, '--next-hostapp', built.busybox.path], /--next-hostapp .*: holds 2 images/],
     ['hostapp without an image', ['--next-hostapp', built.busybox.path], /--next-hostapp: needs --image/],
-    ['a board kind with no driver', ['--board', physical], /lab-rpi4\.yaml: kind: "physical": .*not built yet/],
+    ['a farm board naming a tool this host lacks', ['--board', physical], /lab-rpi4\.yaml: power\.command: "no-such-usbrelay" is not an executable on this host \(Debian package usbrelay\)/],
     ['a misspelt run config field', ['--config', runConfig], /run\.yaml:2.*bial/],
   ];
   for (const [what, args, message] of cases) {

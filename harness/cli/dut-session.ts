@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import type { Accel } from '../boards/types.ts';
+import { loadBoard, type Accel } from '../boards/index.ts';
 import { createDut } from '../dut/create.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
 import type { Dut } from '../dut/dut.ts';
@@ -63,8 +63,9 @@ export async function openDut(
   const bootTimeout = bootTimeoutMs(values['boot-timeout']);
   const accel = accelOption(values.accel);
   const wait = waitMs(values.wait);
+  const board = await loadBoard(values.board);
   if (values.image) await inspectOsImage(values.image);
-  const taken = await takeBoard(values.board, { ...(accel ? { accel } : {}), runId: runId(), waitMs: wait, signal: shutdown, log: (line) => process.stderr.write(`${line}\n`) });
+  const taken = await takeBoard(board, { ...(accel ? { accel } : {}), runId: runId(), waitMs: wait, signal: shutdown, log: (line) => process.stderr.write(`${line}\n`) });
   let dut: Dut | undefined;
   try {
     const image = await untilAborted(resolveImage(values.image, values.json), shutdown);

@@ -1,5 +1,6 @@
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { loadBoard } from '../boards/index.ts';
 import { createDut } from '../dut/create.ts';
 import type { Dut } from '../dut/dut.ts';
 import { ConfigError } from '../errors.ts';
@@ -55,10 +56,11 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
   const grep = values.grep ?? config.grep;
   const grepPattern = grep ? toRegExp(grep, '--grep') : undefined;
   const knownFlaky = (config.knownFlaky ?? []).map((p, i) => toRegExp(p, `${values.config}: knownFlaky[${i}]`));
+  const loaded = await loadBoard(values.board);
   const given = await checkImages(values.image, values['next-hostapp'], values['current-hostapp']);
   const runId = newRunId();
   // Last of the checks: a leased board is waited for (or refused) before any report exists.
-  const taken = await takeBoard(values.board, {
+  const taken = await takeBoard(loaded, {
     ...(accelOverride ? { accel: accelOverride } : {}),
     runId,
     waitMs: wait,

@@ -1,4 +1,4 @@
-import { loadBoard, type Accel, type Board } from '../boards/index.ts';
+import type { Accel, Board } from '../boards/index.ts';
 import { markBroken, markHealthy, readHealth } from '../boards/health.ts';
 import { acquireLease, describeHolder, type Lease } from '../boards/lease.ts';
 import { checkBoard, isExclusive, type BoardFacts } from '../dut/binders.ts';
@@ -22,17 +22,16 @@ export function waitMs(seconds: string | undefined): number {
 }
 
 /**
- * Loads the board file, checks this host can drive it, and leases it when it
+ * Checks this host can drive the loaded board, and leases it when it
  * is hardware that serves one run at a time: all before any slow work, so a
  * board taken by another run is refused (or waited for) at once, naming the
  * holder. A board recorded broken by an earlier run is tried anyway (this
  * run is its health check), with a warning.
  */
 export async function takeBoard(
-  ref: string,
+  board: Board,
   options: { accel?: Accel; runId: string; waitMs: number; signal: AbortSignal; log: (line: string) => void },
 ): Promise<TakenBoard> {
-  const board = await loadBoard(ref);
   const facts = await checkBoard(board, options.accel ? { accel: options.accel } : {});
   let lease: Lease | undefined;
   if (isExclusive(board)) {

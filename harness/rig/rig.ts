@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Accel, NetworkSerialConsole, PhysicalBoard, PowerConfig, StorageConfig, VirtualBoard } from '../boards/types.ts';
 import { freePort } from '../qemu/ports.ts';
@@ -123,7 +123,6 @@ async function startPower(board: VirtualBoard, dir: string, setPower: (on: boole
       const command = await installCommand(dir, 'usbrelay', path.join(ENTRIES, 'usbrelay.ts'), state);
       const relay = 'DUTLB_1';
       await mkdir(state, { recursive: true });
-      const { writeFile } = await import('node:fs/promises');
       await writeFile(path.join(state, 'relays'), `${relay}\n`);
       const watch = watchSwitchFile(path.join(state, relay), setPower);
       stops.push(() => watch.stop());
