@@ -46,6 +46,11 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
   t.teardown(() => rm(foreign, { recursive: true, force: true }));
   const args = ['run', '--board', 'boards/virtual-x86_64.yaml', '--image', image, '--next-hostapp', hostapp, '--suite', 'os,hup', '--grep', CI_SUBSET];
   const first = execa('node', [dutlab, ...args, '--reports', reports], { reject: false, timeout: 40 * 60_000, buffer: { stdout: true, stderr: true } });
+  // Should an assertion below fail, the run must end before its files are removed (teardowns run last-registered first).
+  t.teardown(async () => {
+    first.kill('SIGINT');
+    await first;
+  });
   // Once the first run writes the card it holds the lease: a second run must not touch the board.
   await new Promise<void>((resolve, reject) => {
     let err = '';
@@ -57,7 +62,7 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
   });
   const second = await execa('node', [dutlab, ...args, '--reports', await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'))], { reject: false, timeout: 60_000 });
   t.is(second.exitCode, 2, second.stderr);
-  t.regex(second.stderr, new RegExp(`board virtual-x86_64 is leased by pid ${first.pid} on \\S+ since \\S+ \\(run \\S+\\)`));
+  t.regex(second.stderr, new RegExp(`board virtual-x86_64 is leased by pid ${first.pid} on host \\S+ since \\S+ \\(run \\S+\\)`));
 
   const result = await first;
   const dir = await latestRun(reports);
