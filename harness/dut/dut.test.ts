@@ -1,9 +1,10 @@
 /**
  * The DUT lifecycle against the reference image in real QEMU (TCG here):
  * boot to ready, commands with exit codes over the serial console and SSH,
- * files both ways, and a hard reset (its boot id changes). A reboot is
- * exercised by the hup suite's update test in the CI subset; faults (panic,
- * reset, a hung reboot) and the recovery from them in harness/faults/.
+ * files both ways. A reboot is exercised by the hup suite's update test in
+ * the CI subset, a hard reset (a power cycle through a plug) in the rig's
+ * test; faults (panic, reset, a hung reboot) and the recovery from them in
+ * harness/faults/.
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +12,6 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadBoard } from '../boards/index.ts';
-import { DutError } from '../errors.ts';
 import { buildImages } from '../../images/build.ts';
 import { createDut } from './create.ts';
 import type { Dut } from './dut.ts';
@@ -29,7 +29,6 @@ test.after.always(async () => {
   await dut?.close();
 });
 
-const bootId = async (): Promise<string> => (await dut.exec('cat /proc/sys/kernel/random/boot_id', { transport: 'serial' })).stdout.trim();
 
 test.serial('boots to ready through the lifecycle states, recording the timeline', async (t) => {
   await dut.boot();
@@ -79,20 +78,3 @@ test.serial('files travel both ways over SSH and over the serial line, verified'
   t.is((await dut.exec('stat -c %a /tmp/small.bin', { transport: 'serial' })).stdout, '750\n');
 });
 
-test.serial('hard reset through QMP: the board resets without asking the OS and comes back', async (t) => {
-  const before = await bootId();
-  const outcome = await dut.hardReset().then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  if (outcome !== undefined) {
-    // Under TCG a QMP system_reset now and then brings no firmware back: the
-    // board's fault, so a power error (never reboot-hung, never a pass), and
-    // the lifecycle power-cycles it back.
-    t.true(outcome instanceof DutError && outcome.kind === 'power', String(outcome));
-    t.log(`the reset did not take: ${(outcome as Error).message}`);
-    await dut.settled();
-  }
-  t.is(dut.state, 'ready');
-  t.not(await bootId(), before);
-});
