@@ -21,7 +21,7 @@ const usage = `usage: dutlab <command> [options]
 
 commands:
   run [--board B] [--image IMG] [--suite os,hup|PATH] [--reports DIR] [--grep RE] [--bail] [--config run.yaml]
-      [--next-hostapp TAR] [--current-hostapp TAR] [--boot-timeout S] [--accel auto|kvm|tcg]
+      [--next-hostapp TAR] [--current-hostapp TAR] [--boot-timeout S] [--accel auto|kvm|tcg] [--wait S]
                  boot the image, run the suites, write TAP (stdout), JUnit, summary.json and
                  the serial log under DIR/<run>/ (DIR/latest points at it); every input is
                  checked before any work; exit 0 pass, 1 failures, 2 errors or interrupted
@@ -37,7 +37,9 @@ commands:
 
   --board takes a name from boards/ or a path (default qemu-x86_64); --accel overrides its
   qemu.accel (auto probes KVM once per host and falls back to TCG; kvm fails if KVM does not work);
-  without --image the reference image is built (cached) and used.
+  without --image the reference image is built (cached) and used. Farm and virtual boards
+  (e.g. boards/virtual-x86_64.yaml) are leased by run, boot and exec: a board another run holds
+  is refused naming the holder, or waited for up to --wait seconds.
 `;
 
 async function main(argv: string[], shutdown: AbortSignal): Promise<number> {
