@@ -1,14 +1,12 @@
 import test from 'ava';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { markBroken, markHealthy, readHealth } from './health.ts';
+import { tempDir } from '../testing/temp-dir.ts';
 
 async function healthDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-health-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return path.join(dir, 'health');
+  return path.join(await tempDir(t, 'health'), 'health');
 }
 
 test('a board is ok until marked broken, and ok again once marked healthy', async (t) => {

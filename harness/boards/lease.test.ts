@@ -5,13 +5,14 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DutError } from '../errors.ts';
 import { pendingCleanups } from '../proc/cleanup.ts';
 import { acquireLease, LeaseError, type LeaseHolder } from './lease.ts';
+import { tempDir } from '../testing/temp-dir.ts';
 
 const HOLDER = path.resolve(import.meta.dirname, 'testing/lease-holder.ts');
 /** Pids are below pid_max: a lease naming it names a process that cannot exist. */
@@ -62,12 +63,6 @@ class Holder {
   }
 }
 
-async function leaseDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-lease-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /** Field 22 of /proc/<pid>/stat, read here independently of the code under test. */
 function startTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -102,7 +97,7 @@ async function race(t: ExecutionContext, racers: Holder[], round: number): Promi
 }
 
 test.serial('a lease is a file naming its holder; release removes it, and the board can be taken again', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   const lease = await acquireLease('rpi4-lab1', { runId: 'run-1', dir });
   const written = JSON.parse(await readFile(path.join(dir, 'rpi4-lab1.lease'), 'utf8')) as LeaseHolder;
   t.deepEqual(written, lease.holder);
@@ -121,7 +116,7 @@ test.serial('a lease is a file naming its holder; release removes it, and the bo
 });
 
 test.serial('a board leased by a live process is refused, naming the holder', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   const child = await Holder.start(t, dir);
   const taken = await child.request({ op: 'acquire', board: 'b1', runId: 'run-child' });
   t.true(taken.ok);
@@ -133,7 +128,7 @@ test.serial('a board leased by a live process is refused, naming the holder', as
 });
 
 test.serial('two processes racing for a free board: exactly one wins, every time', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   const racers = await Promise.all([Holder.start(t, dir), Holder.start(t, dir)]);
   for (let round = 0; round < 15; round++) {
     const { winner, answer } = await race(t, racers, round);
@@ -144,7 +139,7 @@ test.serial('two processes racing for a free board: exactly one wins, every time
 });
 
 test.serial('two processes finding the same stale lease at once: exactly one takes it over, every time', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   const racers = await Promise.all([Holder.start(t, dir), Holder.start(t, dir)]);
   for (let round = 0; round < 15; round++) {
     await plant(dir, 'contested', { runId: `dead-${round}` });
@@ -158,7 +153,7 @@ test.serial('two processes finding the same stale lease at once: exactly one tak
 });
 
 test.serial('a lease left by a SIGKILLed run is taken over, with a note naming it', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   const child = await Holder.start(t, dir);
   t.true((await child.request({ op: 'acquire', board: 'b1', runId: 'run-killed' })).ok);
   child.child.kill('SIGKILL');
@@ -175,7 +170,7 @@ test.serial('a lease left by a SIGKILLed run is taken over, with a note naming i
 });
 
 test.serial('a holder pid now used by another process is stale; the same process is not', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   const other = spawn('sleep', ['60']);
   t.teardown(() => other.kill('SIGKILL'));
   const pid = other.pid as number;
@@ -190,7 +185,7 @@ test.serial('a holder pid now used by another process is stale; the same process
 });
 
 test.serial('another host: a fresh lease is respected whatever its pid; one silent for 2 minutes is taken over', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   await plant(dir, 'b1', { host: 'farm-host-2', runId: 'remote' });
   await t.throwsAsync(acquireLease('b1', { runId: 'r', dir }), {
     instanceOf: LeaseError,
@@ -205,7 +200,7 @@ test.serial('another host: a fresh lease is respected whatever its pid; one sile
 });
 
 test.serial('an unreadable lease file is taken over', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   await writeFile(path.join(dir, 'b1.lease'), 'not json');
   let note: [LeaseHolder | undefined, string] | undefined;
   const lease = await acquireLease('b1', { runId: 'r', dir, onTakeover: (previous, why) => (note = [previous, why]) });
@@ -214,7 +209,7 @@ test.serial('an unreadable lease file is taken over', async (t) => {
 });
 
 test.serial('a waiter gets the board once its live holder releases it', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   const child = await Holder.start(t, dir);
   t.true((await child.request({ op: 'acquire', board: 'b1', runId: 'run-first' })).ok);
 
@@ -239,7 +234,7 @@ test.serial('a waiter gets the board once its live holder releases it', async (t
 });
 
 test.serial('a wait that runs out is refused naming the holder and the wait; an abort stops it at once', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   const child = await Holder.start(t, dir);
   t.true((await child.request({ op: 'acquire', board: 'b1', runId: 'run-first' })).ok);
 
@@ -260,7 +255,7 @@ test.serial('a wait that runs out is refused naming the holder and the wait; an 
 });
 
 test.serial('SIGTERM to the holder: the exit hook removes its lease', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   const child = await Holder.start(t, dir);
   t.true((await child.request({ op: 'acquire', board: 'b1' })).ok);
   t.true(existsSync(path.join(dir, 'b1.lease')));
@@ -270,7 +265,7 @@ test.serial('SIGTERM to the holder: the exit hook removes its lease', async (t) 
 });
 
 test.serial('the holder touches its lease every 10 s', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   const lease = await acquireLease('b1', { runId: 'r', dir });
   const past = new Date(Date.now() - 120_000);
   await utimes(lease.file, past, past);
@@ -280,7 +275,7 @@ test.serial('the holder touches its lease every 10 s', async (t) => {
 });
 
 test('a board name that would leave the lease directory is refused', async (t) => {
-  const dir = await leaseDir(t);
+  const dir = await tempDir(t, 'lease');
   await t.throwsAsync(acquireLease('../escape', { runId: 'r', dir }), { message: /"\.\.\/escape" cannot name a state file/ });
   t.deepEqual(await readdir(dir), []);
 });

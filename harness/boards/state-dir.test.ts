@@ -1,12 +1,11 @@
 import test from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stateDir } from './state-dir.ts';
+import { tempDir } from '../testing/temp-dir.ts';
 
 test('DUTLAB_STATE_DIR wins; else the system directory when writable; else the user state directory', async (t) => {
-  const root = await mkdtemp(path.join(tmpdir(), 'dutlab-state-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const root = await tempDir(t, 'state');
   const system = path.join(root, 'var/lib/dutlab');
   t.is(stateDir({ DUTLAB_STATE_DIR: '/srv/farm/dutlab', HOME: root }, system), '/srv/farm/dutlab');
   t.is(stateDir({ HOME: root }, system), system);

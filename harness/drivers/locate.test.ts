@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DutError } from '../errors.ts';
 import { locate } from './locate.ts';
+import { tempDir } from '../testing/temp-dir.ts';
 
 /** A sysfs class and udev database laid out as the kernel and udevd write them. */
 async function fakeHost(devices: { name: string; dev: string; props: Record<string, string> }[]) {
@@ -42,8 +43,7 @@ test('a match naming two devices is refused with both', async (t) => {
 });
 
 test('a device path that appears late is waited for, within the bound', async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-late-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'late');
   const late = path.join(dir, 'sda');
   setTimeout(() => void writeFile(late, ''), 600);
   t.is(await locate({ device: late }, { subsystem: 'block', what: 'SD card', board: 'b', timeoutMs: 5000 }), late);

@@ -1,20 +1,14 @@
 import test from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DutError } from '../errors.ts';
 import { bindNetwork } from './network.ts';
+import { tempDir } from '../testing/temp-dir.ts';
 
 const MAC = 'dc:a6:32:01:02:03';
 const noAsk = async (): Promise<string> => {
   throw new Error('this resolver must not ask the DUT');
 };
-
-async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-network-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 test('static: the configured address', async (t) => {
   const network = bindNetwork({ kind: 'static', host: '10.20.0.41', port: 22222 }, 'b1');
@@ -33,7 +27,7 @@ const DNSMASQ = [
 ].join('\n');
 
 test('dhcp-leases, dnsmasq: the newest lease for the MAC, matched whatever its case', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'network');
   const file = path.join(dir, 'dnsmasq.leases');
   await writeFile(file, DNSMASQ);
   const network = bindNetwork({ kind: 'dhcp-leases', file, mac: MAC.toUpperCase(), port: 22222 }, 'b1');
@@ -103,7 +97,7 @@ lease 10.20.0.17 {
 `;
 
 test('dhcp-leases, ISC dhcpd: the newest active lease for the MAC; a freed lease, or an address since given to another MAC, is not it', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'network');
   const file = path.join(dir, 'dhcpd.leases');
   await writeFile(file, ISC);
   const network = bindNetwork({ kind: 'dhcp-leases', file, mac: MAC, port: 22 }, 'b1');
@@ -112,7 +106,7 @@ test('dhcp-leases, ISC dhcpd: the newest active lease for the MAC; a freed lease
 });
 
 test('dhcp-leases: a lease that appears while the board boots is found; none within the bound is ssh-unreachable naming file and MAC', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'network');
   const file = path.join(dir, 'dnsmasq.leases');
   const network = bindNetwork({ kind: 'dhcp-leases', file, mac: MAC, port: 22222 }, 'b1', { timeoutMs: 10_000, pollMs: 100 });
   // The server has handed out nothing yet: first no file, then a file without this MAC, then the lease.

@@ -4,12 +4,13 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { DutError } from '../errors.ts';
 import { findBmap, mappedBytes, parseBmap, rangeBytes, readBmap } from './bmap.ts';
-import { makeImage, MiB, scratch } from './testing/images.ts';
+import { tempDir } from '../testing/temp-dir.ts';
+import { makeImage, MiB } from './testing/images.ts';
 
 const where = { board: 'rpi-7', step: 'check target', device: '/dev/sdz' };
 
 test('a bmap made by bmaptool create is read: sizes, checksum type, ranges, and mapped bytes that match its own count', async (t) => {
-  const dir = await scratch(t);
+  const dir = await tempDir(t, 'flash');
   const image = path.join(dir, 'os.img');
   await makeImage(image, 24);
   await execa('bmaptool', ['create', '-o', path.join(dir, 'os.bmap'), image]);
@@ -21,7 +22,7 @@ test('a bmap made by bmaptool create is read: sizes, checksum type, ranges, and 
 });
 
 test('the bmap beside an image, compressed or not, is found by the image name without its extensions', async (t) => {
-  const dir = await scratch(t);
+  const dir = await tempDir(t, 'flash');
   await writeFile(path.join(dir, 'refos-1.0.0.bmap'), '');
   for (const name of ['refos-1.0.0.img', 'refos-1.0.0.img.xz', 'refos-1.0.0.img.gz', 'refos-1.0.0.zip']) {
     t.is(await findBmap(path.join(dir, name)), path.join(dir, 'refos-1.0.0.bmap'), name);

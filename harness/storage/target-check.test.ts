@@ -11,7 +11,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { DutError } from '../errors.ts';
 import { checkTarget, deviceNumber, parseMountinfo, rootDevice, stackedDevices, wholeDisks } from './target-check.ts';
-import { scratch } from './testing/images.ts';
+import { tempDir } from '../testing/temp-dir.ts';
 
 const where = { board: 'rpi-7', step: 'check target', device: '' };
 const GiB = 1024 ** 3;
@@ -63,7 +63,7 @@ rootTest('sysfs: the root disk is its own whole disk, and what is stacked on it 
 });
 
 rootTest('a disk with a mounted filesystem is refused, saying where it is mounted', async (t) => {
-  const dir = await scratch(t);
+  const dir = await tempDir(t, 'flash');
   const { disk } = root as { disk: string };
   const number = deviceNumber((await stat(disk, { bigint: true })).rdev);
   // This machine's /sys, and a mount table in which / lives elsewhere (an overlay) and the disk is mounted at /srv/data.
@@ -74,7 +74,7 @@ rootTest('a disk with a mounted filesystem is refused, saying where it is mounte
 });
 
 rootTest('a disk used as swap is refused', async (t) => {
-  const dir = await scratch(t);
+  const dir = await tempDir(t, 'flash');
   const { disk } = root as { disk: string };
   const mountinfo = path.join(dir, 'mountinfo');
   const swaps = path.join(dir, 'swaps');
@@ -90,7 +90,7 @@ rootTest('a disk used as swap is refused', async (t) => {
 });
 
 test('a regular file is measured by its size; a character device is refused', async (t) => {
-  const dir = await scratch(t);
+  const dir = await tempDir(t, 'flash');
   const card = path.join(dir, 'card.img');
   await writeFile(card, Buffer.alloc(4096));
   t.like(await checkTarget(card, 4096, { ...where, device: card }), { kind: 'file', bytes: 4096 });

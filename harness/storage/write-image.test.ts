@@ -15,14 +15,15 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { WriteProgress } from '../dut/drivers.ts';
 import { DutError } from '../errors.ts';
-import { CARD_MARKER, flipByte, makeCard, makeImage, MiB, scratch, sha256Prefix } from './testing/images.ts';
+import { tempDir } from '../testing/temp-dir.ts';
+import { CARD_MARKER, flipByte, makeCard, makeImage, MiB, sha256Prefix } from './testing/images.ts';
 import { writeImage } from './write-image.ts';
 
 const IMAGE_MiB = 24;
 const CARD_MiB = 32;
 
 async function imageAndCard(t: import('ava').ExecutionContext): Promise<{ dir: string; image: string; card: string; sha256: string }> {
-  const dir = await scratch(t);
+  const dir = await tempDir(t, 'flash');
   const image = path.join(dir, 'os.img');
   const card = path.join(dir, 'card.img');
   await makeImage(image, IMAGE_MiB);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DutError } from '../../errors.ts';
 import { waitUntilGone } from '../../proc/pids.ts';
 import { bindPower } from './index.ts';
-import { tempDir } from './testing/fixtures.ts';
+import { tempDir } from '../../testing/temp-dir.ts';
 
 const BOARD = 'pdu-board';
 const bounds = { minOffMs: 200, timeoutMs: 2000 };

@@ -7,7 +7,7 @@ import { DutError } from '../../errors.ts';
 import { isRunning, waitUntilGone } from '../../proc/pids.ts';
 import { installCommand } from '../../rig/commands.ts';
 import { bindPower } from './index.ts';
-import { tempDir } from './testing/fixtures.ts';
+import { tempDir } from '../../testing/temp-dir.ts';
 
 const EMULATOR = path.resolve(import.meta.dirname, '../../rig/bin/gpioset.ts');
 const REPO = path.resolve(import.meta.dirname, '../../..');

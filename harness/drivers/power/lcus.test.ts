@@ -7,7 +7,8 @@ import { LcusEmulator } from '../../rig/lcus-emulator.ts';
 import { closeSerialLine, openSerialLine } from '../serial-line.ts';
 import { bindPower } from './index.ts';
 import { lcusFrame } from './lcus.ts';
-import { NOTICE_JITTER_MS, SwitchLog, tempDir } from './testing/fixtures.ts';
+import { tempDir } from '../../testing/temp-dir.ts';
+import { NOTICE_JITTER_MS, SwitchLog } from './testing/fixtures.ts';
 
 const BOARD = 'rpi4-lab3';
 

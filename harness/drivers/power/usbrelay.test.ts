@@ -5,7 +5,8 @@ import { DutError } from '../../errors.ts';
 import { installCommand } from '../../rig/commands.ts';
 import { watchSwitchFile } from '../../rig/relay-files.ts';
 import { bindPower } from './index.ts';
-import { NOTICE_JITTER_MS, SwitchLog, tempDir } from './testing/fixtures.ts';
+import { tempDir } from '../../testing/temp-dir.ts';
+import { NOTICE_JITTER_MS, SwitchLog } from './testing/fixtures.ts';
 
 const EMULATOR = path.resolve(import.meta.dirname, '../../rig/bin/usbrelay.ts');
 const BOARD = 'nuc-lab2';

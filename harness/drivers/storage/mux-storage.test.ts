@@ -8,11 +8,12 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandStorage } from '../../boards/types.ts';
 import { DutError } from '../../errors.ts';
-import { makeCard, makeImage, MiB, scratch, sha256Prefix } from '../../storage/testing/images.ts';
+import { tempDir } from '../../testing/temp-dir.ts';
+import { makeCard, makeImage, MiB, sha256Prefix } from '../../storage/testing/images.ts';
 import { bindStorage } from './index.ts';
 
 test('sdwire: --ts before the write, --dut on handOver, with the board file serial', async (t) => {
-  const dir = await scratch(t);
+  const dir = await tempDir(t, 'flash');
   const ctrl = path.join(dir, 'sd-mux-ctrl');
   await writeFile(ctrl, `#!/bin/sh\necho "$*" >> ${dir}/calls\ncd ${dir}\ncase "$2" in --ts) ln -sf card.img sda ;; --dut) rm -f sda ;; esac\n`);
   await chmod(ctrl, 0o755);

@@ -11,14 +11,15 @@ import type { UsbSdMuxStorage } from '../../boards/types.ts';
 import { DutError } from '../../errors.ts';
 import { installCommand } from '../../rig/commands.ts';
 import { createSdMux, muxMode, SD_MUX_FILES } from '../../rig/sd-mux-state.ts';
-import { makeImage, MiB, scratch, sha256Prefix } from '../../storage/testing/images.ts';
+import { tempDir } from '../../testing/temp-dir.ts';
+import { makeImage, MiB, sha256Prefix } from '../../storage/testing/images.ts';
 import { writeImage } from '../../storage/write-image.ts';
 import { bindStorage } from './index.ts';
 
 const EMULATOR = path.resolve(import.meta.dirname, '../../rig/bin/usbsdmux.ts');
 
 async function rigMux(t: import('ava').ExecutionContext): Promise<{ dir: string; command: string; config: UsbSdMuxStorage }> {
-  const dir = await scratch(t);
+  const dir = await tempDir(t, 'flash');
   await createSdMux(dir, 32);
   const command = await installCommand(dir, 'usbsdmux', EMULATOR, dir);
   const config: UsbSdMuxStorage = {

@@ -1,19 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { ExecutionContext } from 'ava';
+import { open, readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 
 export const MiB = 1024 * 1024;
-
-/** A temporary directory removed when the test ends. */
-export async function scratch(t: ExecutionContext): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-flash-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /**
  * A sparse GPT disk image as an OS image is: a partition table (sfdisk), a

@@ -1,17 +1,14 @@
 import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PtyLink } from '../../../rig/pty-link.ts';
+import { tempDir } from '../../../testing/temp-dir.ts';
 
 /** A fixed path for an adapter's pty, in a directory removed when the test ends. */
 export async function adapterPath(t: ExecutionContext): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-console-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return path.join(dir, 'ttyUSB-console');
+  return path.join(await tempDir(t, 'console'), 'ttyUSB-console');
 }
 
 /** The board's end of a pty adapter at `link`: what it received, and a way to send. */

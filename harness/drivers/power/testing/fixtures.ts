@@ -1,15 +1,3 @@
-import type { ExecutionContext } from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-
-/** A fresh directory removed when the test ends. */
-export async function tempDir(t: ExecutionContext, prefix: string): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), `dutlab-${prefix}-`));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /**
  * How much later than the driver an emulator may notice a switch (a frame
  * crossing a pty, a file watch firing). The off time the board feels is
