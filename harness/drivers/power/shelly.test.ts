@@ -3,7 +3,7 @@ import type { ShellyPower } from '../../boards/types.ts';
 import { DutError } from '../../errors.ts';
 import { PlugEmulator } from '../../rig/plug-emulator.ts';
 import { bindPower } from './index.ts';
-import { SwitchLog } from './testing/fixtures.ts';
+import { checkCycleThenOff, SwitchLog } from './testing/fixtures.ts';
 
 const BOARD = 'nuc-lab2';
 
@@ -26,12 +26,7 @@ test('Shelly: a switch is set, read back, and kept off minOffMs in a cycle', asy
   t.is(power.state(), 'on');
   t.true(emulator.state(2));
   t.false(emulator.state(1));
-  await power.cycle();
-  await power.off();
-  t.is(power.state(), 'off');
-  t.deepEqual(log.sequence, [true, false, true, false]);
-  const [, off, on] = log.events as [unknown, { at: number }, { at: number }];
-  t.true(on.at - off.at >= 300, `off for ${on.at - off.at} ms`);
+  await checkCycleThenOff(t, power, log, 300);
 });
 
 test('Shelly: a switch id the device does not have is a power error with its RPC error', async (t) => {

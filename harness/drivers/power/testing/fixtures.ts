@@ -1,3 +1,6 @@
+import type { ExecutionContext } from 'ava';
+import type { PowerDriver } from '../../../dut/drivers.ts';
+
 /**
  * How much later than the driver an emulator may notice a switch (a frame
  * crossing a pty, a file watch firing). The off time the board feels is
@@ -24,4 +27,17 @@ export class SwitchLog {
   get sequence(): boolean[] {
     return this.events.map((event) => event.on);
   }
+}
+
+/**
+ * From on: a cycle, then off, and what the board felt: on, off, on, off, with
+ * the cycle's off time at least minOffMs.
+ */
+export async function checkCycleThenOff(t: ExecutionContext, power: PowerDriver, log: SwitchLog, minOffMs: number): Promise<void> {
+  await power.cycle();
+  await power.off();
+  t.is(power.state(), 'off');
+  t.deepEqual((await log.reach(4)).map((event) => event.on), [true, false, true, false]);
+  const [, off, on] = log.events as [unknown, { at: number }, { at: number }];
+  t.true(on.at - off.at >= minOffMs, `off for ${on.at - off.at} ms`);
 }
