@@ -3,10 +3,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../harness/errors.ts';
 import { buildBaseRoot } from './builder/base-root.ts';
-import { buildBootPartition } from './builder/boot-partition.ts';
+import { BOOT_FILES_DIR, buildBootFiles, buildBootPartition } from './builder/boot-partition.ts';
 import { exists, hashParts, hashTree, sha256File, writeAtomically } from './builder/cache.ts';
 import { assembleDisk } from './builder/disk.ts';
 import { makeExt4 } from './builder/filesystems.ts';
+import { buildHostappSysroot } from './builder/hostapp-sysroot.ts';
 import { prepareRootTree, tarTree } from './builder/root-tree.ts';
 import { Steps, type StepListener } from './builder/steps.ts';
 import { tool } from './builder/tool.ts';
@@ -15,7 +16,7 @@ import { writeDockerArchive } from './container/docker-archive.ts';
 import { loadRecipe, type Recipe } from './recipe.ts';
 
 /** Bumped when the builder's own logic changes what it produces. */
-const BUILDER_REVISION = '1';
+const BUILDER_REVISION = '2';
 
 export const DEFAULT_VERSION = '1.0.0';
 export const DEFAULT_NEXT_VERSION = '1.0.1';
@@ -152,14 +153,27 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
   await mkdir(work, { recursive: true });
   try {
     const tree = path.join(work, 'root');
-    await steps.run(`${version}: root tree, identity and fingerprint`, () =>
-      prepareRootTree(recipe, b.baseTar, version, tree),
+    await steps.run(`${version}: root tree, boot files, identity and fingerprint`, () =>
+      prepareRootTree(recipe, b.baseTar, version, tree, (dir) => buildBootFiles(recipe, b.recipeDir, path.join(dir, BOOT_FILES_DIR))),
     );
+    const hostappPath = `${stem}.hostapp.tar`;
+    await steps.run(`${version}: hostapp tarball`, async () => {
+      const layer = path.join(work, 'layer.tar');
+      await tarTree(tree, layer);
+      await writeAtomically(hostappPath, (partial) =>
+        writeDockerArchive(partial, layer, [
+          { repoTag: `${recipe.name}:${version}`, config: { Cmd: ['/sbin/init'], Labels: { 'io.balena.image.class': 'hostapp' } } },
+        ]),
+      );
+      await rm(layer, { force: true });
+    });
     const parts = path.join(work, 'parts');
     await mkdir(parts);
     const p = recipe.partitions;
+    await steps.run(`${version}: resin-rootA from the hostapp (its engine in a build VM, hostapp-update -n)`, () =>
+      buildHostappSysroot({ tree, hostapp: hostappPath, output: path.join(parts, 'rootA.ext4'), label: 'resin-rootA', sizeMiB: p.root, workDir: work }),
+    );
     await steps.run(`${version}: filesystems`, async () => {
-      await makeExt4(path.join(parts, 'rootA.ext4'), 'resin-rootA', p.root, tree);
       await makeExt4(path.join(parts, 'rootB.ext4'), 'resin-rootB', p.root);
       const stateTree = path.join(work, 'state');
       await mkdir(path.join(stateTree, 'journal'), { recursive: true });
@@ -167,7 +181,7 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
       await makeExt4(path.join(parts, 'data.ext4'), 'resin-data', p.data);
     });
     await steps.run(`${version}: boot partition (GRUB EFI, grubenv, config.json)`, () =>
-      buildBootPartition(recipe, b.recipeDir, path.join(parts, 'boot.vfat'), work),
+      buildBootPartition(recipe, path.join(tree, BOOT_FILES_DIR), path.join(parts, 'boot.vfat'), work),
     );
     const imagePath = `${stem}.img`;
     await steps.run(`${version}: GPT disk image`, () =>
@@ -182,16 +196,6 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
       ),
     );
     const bmap = await blockMap(imagePath, version, steps);
-    const hostappPath = `${stem}.hostapp.tar`;
-    await steps.run(`${version}: hostapp tarball`, async () => {
-      const layer = path.join(work, 'layer.tar');
-      await tarTree(tree, layer);
-      await writeAtomically(hostappPath, (partial) =>
-        writeDockerArchive(partial, layer, [
-          { repoTag: `${recipe.name}:${version}`, config: { Cmd: ['/sbin/init'], Labels: { 'io.balena.image.class': 'hostapp' } } },
-        ]),
-      );
-    });
     const manifest: ImageManifest = await steps.run(`${version}: checksums and manifest`, async () => ({
       name: recipe.name,
       version,

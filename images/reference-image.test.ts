@@ -10,6 +10,50 @@ import test from 'ava';
 import { loadBoard } from '../harness/boards/index.ts';
 import { createDut } from '../harness/dut/create.ts';
 import { buildImages, DEFAULT_VERSION, type BuildResult } from './build.ts';
+import { readGpt } from './inspect/gpt.ts';
+import { openInput } from './inspect/input-file.ts';
+import { readExtFile, readExtLink, readGrubenv, readHostappFile } from './inspect/partition-files.ts';
+
+test.serial('resin-rootA holds the OS as balenaOS lays it out: one hostapp image, one bare container, its /boot volume', async (t) => {
+  t.timeout(20 * 60_000);
+  const [current] = (await buildImages({ versions: [DEFAULT_VERSION] })).versions;
+  if (!current) throw new Error('build returned no version');
+  const input = await openInput(current.image.path, '--image', 'a disk image file');
+  const gpt = await readGpt(input).finally(() => input.handle.close());
+  const part = (label: string) => {
+    const found = gpt.partitions.find((p) => p.label === label);
+    if (!found) throw new Error(`no ${label} partition`);
+    return found;
+  };
+  const rootA = part('resin-rootA').startBytes;
+  const img = current.image.path;
+
+  const currentLink = await readExtLink(img, rootA, '/current');
+  const id = /^hostapps\/([0-9a-f]{64})$/.exec(currentLink ?? '')?.[1];
+  t.truthy(id, `current -> hostapps/<container id>, not ${currentLink}`);
+  t.is(await readExtLink(img, rootA, '/sbin/init'), '../current/boot/init');
+  t.is(await readExtLink(img, rootA, '/boot'), 'current/boot');
+  t.is((await readExtFile(img, rootA, '/counter'))?.trim(), '1');
+  const bootLink = await readExtLink(img, rootA, `/hostapps/${id}/boot`);
+  t.regex(bootLink ?? '', /^\.\.\/\.\.\/balena\/volumes\/[0-9a-f]{64}\/_data$/, 'the boot link leads to the container\'s anonymous volume');
+  const init = await readExtFile(img, rootA, `/hostapps/${id}/boot/init`);
+  t.regex(init ?? '', /^#!\/boot\/busybox sh\n/, 'the /boot volume holds the init');
+
+  const config = JSON.parse((await readExtFile(img, rootA, `/balena/containers/${id}/config.v2.json`)) ?? '{}') as { Driver?: string; Image?: string; Config?: { Image?: string } };
+  t.is(config.Driver, 'overlay2');
+  const hostConfig = JSON.parse((await readExtFile(img, rootA, `/balena/containers/${id}/hostconfig.json`)) ?? '{}') as { Runtime?: string };
+  t.is(hostConfig.Runtime, 'bare');
+  const imageId = (config.Image ?? '').replace(/^sha256:/, '');
+  const imageConfig = JSON.parse((await readExtFile(img, rootA, `/balena/image/overlay2/imagedb/content/sha256/${imageId}`)) ?? '{}') as { rootfs?: { diff_ids?: string[] } };
+  t.is(imageConfig.rootfs?.diff_ids?.length, 1, 'the hostapp image has exactly one layer');
+  const repositories = (await readExtFile(img, rootA, '/balena/image/overlay2/repositories.json')) ?? '';
+  t.true(repositories.includes(`refos:${current.version}`), 'the image is tagged with its version');
+  t.regex((await readHostappFile(img, rootA, '/etc/os-release')) ?? '', new RegExp(`^VERSION="${current.version}"$`, 'm'));
+  t.regex((await readHostappFile(img, rootA, '/usr/bin/rollback-health')) ?? '', /^TIMEOUT=60$[\s\S]*^COUNT=15$/m);
+
+  t.is(await readExtLink(img, part('resin-rootB').startBytes, '/current'), undefined, 'rootB is blank');
+  t.deepEqual(await readGrubenv(img, part('resin-boot').startBytes), { resin_root_part: '2', upgrade_available: '0', bootcount: '0' });
+});
 
 test.serial('the reference image boots on root A, runs containers and its fingerprint catches a changed file', async (t) => {
   t.timeout(15 * 60_000);
@@ -47,7 +91,10 @@ test.serial('the reference image boots on root A, runs containers and its finger
 
   const fingerprint = await run('cd / && md5sum --quiet -c /balenaos.fingerprint');
   t.is(fingerprint.exitCode, 0, fingerprint.stdout);
-  await sh('echo tampered >> /usr/lib/balena/release');
+  t.regex(await sh('findmnt -n -o FSTYPE,OPTIONS /'), /^overlay\s+ro,/, 'the OS runs from a read-only overlay of its layers');
+  t.is(await sh('readlink -f /dev/disk/by-state/active'), await sh('findmnt -n -c -o SOURCE -t ext4 -M /mnt/sysroot/active'));
+  // The root is read-only: an OS file changes only in its layer on the partition.
+  await sh('echo tampered >> "$(find /mnt/sysroot/active/balena/overlay2 -path "*/diff/usr/lib/balena/release")"');
   const tampered = await run('cd / && md5sum --quiet -c /balenaos.fingerprint');
   t.is(tampered.exitCode, 1, 'the fingerprint catches a changed OS file');
   t.regex(tampered.stdout, /\/usr\/lib\/balena\/release: FAILED/);

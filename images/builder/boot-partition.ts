@@ -1,4 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Recipe } from '../recipe.ts';
 import { makeVfat } from './filesystems.ts';
@@ -7,14 +8,18 @@ import { tool } from './tool.ts';
 /** Modules the boot path uses; with --install-modules GRUB autoloads nothing else. */
 const GRUB_MODULES = 'part_gpt fat ext2 search search_label loadenv test linux echo configfile normal serial terminal efi_gop';
 
+/** Where the root tree keeps its boot files, which the 1-bootfiles hook deploys on an update. */
+export const BOOT_FILES_DIR = 'resin-boot';
+const EFI_DIR = 'EFI/BOOT';
+
 /** config.json of an unprovisioned development image. */
 export function defaultConfigJson(recipe: Recipe): object {
   return { deviceType: recipe.slug, developmentMode: true, hostname: 'balena', persistentLogging: true, os: { sshKeys: [] } };
 }
 
-/** resin-boot: standalone GRUB EFI, grub.cfg (A/B selection), grubenv and config.json. */
-export async function buildBootPartition(recipe: Recipe, recipeDir: string, output: string, workDir: string): Promise<void> {
-  const efi = path.join(workDir, 'BOOTX64.EFI');
+/** The OS's boot files into `dir` (the tree's /resin-boot): standalone GRUB EFI and grub.cfg (A/B selection). */
+export async function buildBootFiles(recipe: Recipe, recipeDir: string, dir: string): Promise<void> {
+  await mkdir(path.join(dir, EFI_DIR), { recursive: true });
   await tool('grub-mkstandalone', [
     '-O',
     'x86_64-efi',
@@ -24,25 +29,35 @@ export async function buildBootPartition(recipe: Recipe, recipeDir: string, outp
     '--themes=',
     '--fonts=',
     '-o',
-    efi,
+    path.join(dir, EFI_DIR, 'BOOTX64.EFI'),
     `boot/grub/grub.cfg=${path.join(recipeDir, 'boot', 'grub-embedded.cfg')}`,
   ]);
-
-  const grubCfg = path.join(workDir, 'grub.cfg');
   const template = await readFile(path.join(recipeDir, 'boot', 'grub.cfg'), 'utf8');
-  await writeFile(grubCfg, template.replace('@KERNEL_CMDLINE@', recipe.kernelCmdline));
+  await writeFile(path.join(dir, EFI_DIR, 'grub.cfg'), template.replace('@KERNEL_CMDLINE@', recipe.kernelCmdline));
+}
 
+/**
+ * resin-boot: the tree's boot files, plus what belongs to the device rather
+ * than the OS: grubenv (rootA, nothing on trial), config.json, and the boot
+ * partition's fingerprint of the OS files.
+ */
+export async function buildBootPartition(recipe: Recipe, bootFiles: string, output: string, workDir: string): Promise<void> {
+  const files = ['BOOTX64.EFI', 'grub.cfg'].map((name) => `${EFI_DIR}/${name}`);
   const grubenv = path.join(workDir, 'grubenv');
   await tool('grub-editenv', [grubenv, 'create']);
-  await tool('grub-editenv', [grubenv, 'set', 'resin_root_part=A', 'upgrade_available=0', 'bootcount=0']);
-
+  // resin_root_part is a partition number, as balenaOS's hooks write it: 2 is resin-rootA.
+  await tool('grub-editenv', [grubenv, 'set', 'resin_root_part=2', 'upgrade_available=0', 'bootcount=0']);
   const configJson = path.join(workDir, 'config.json');
   await writeFile(configJson, `${JSON.stringify(defaultConfigJson(recipe), null, 2)}\n`);
+  const lines: string[] = [];
+  for (const file of files) lines.push(`${createHash('md5').update(await readFile(path.join(bootFiles, file))).digest('hex')}  ${file}`);
+  const fingerprint = path.join(workDir, 'boot.fingerprint');
+  await writeFile(fingerprint, `${lines.join('\n')}\n`);
 
   await makeVfat(output, 'resin-boot', recipe.partitions.boot, {
-    '/EFI/BOOT/BOOTX64.EFI': efi,
-    '/grub.cfg': grubCfg,
-    '/grubenv': grubenv,
+    ...Object.fromEntries(files.map((file) => [`/${file}`, path.join(bootFiles, file)])),
+    [`/${EFI_DIR}/grubenv`]: grubenv,
     '/config.json': configJson,
+    '/balenaos.fingerprint': fingerprint,
   });
 }

@@ -1,9 +1,9 @@
 import { tool } from './tool.ts';
 
 /** An ext4 image file filled from a directory (or empty), without mounting. */
-export async function makeExt4(file: string, label: string, sizeMiB: number, fromDir?: string): Promise<void> {
+export async function makeExt4(file: string, label: string, sizeMiB: number, fromDir?: string, extra: readonly string[] = []): Promise<void> {
   const fill = fromDir ? ['-d', fromDir] : [];
-  await tool('mkfs.ext4', ['-q', '-F', '-L', label, '-E', 'root_owner=0:0', ...fill, file, `${sizeMiB}M`]);
+  await tool('mkfs.ext4', ['-q', '-F', '-L', label, '-E', 'root_owner=0:0', ...extra, ...fill, file, `${sizeMiB}M`]);
 }
 
 /** A FAT image file holding the given files ({ '/EFI/BOOT/BOOTX64.EFI': hostPath }). */

@@ -7,10 +7,10 @@ import { tool } from './tool.ts';
 
 /**
  * One version's root as a directory: the base root unpacked (as root, so
- * ownership is kept), stamped with that version's identity files and
- * fingerprint.
+ * ownership is kept), stamped with that version's identity files, given
+ * `addFiles` (its boot files), and fingerprinted.
  */
-export async function prepareRootTree(recipe: Recipe, baseTar: string, version: string, dir: string): Promise<void> {
+export async function prepareRootTree(recipe: Recipe, baseTar: string, version: string, dir: string, addFiles: (dir: string) => Promise<void>): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await tool('tar', ['-C', dir, '--numeric-owner', '-xpf', baseTar]);
@@ -26,6 +26,7 @@ export async function prepareRootTree(recipe: Recipe, baseTar: string, version: 
     await writeFile(path.join(dir, stamp), '');
     await utimes(path.join(dir, stamp), usr.atime, new Date(usr.mtimeMs + 1000));
   }
+  await addFiles(dir);
   await writeFile(path.join(dir, FINGERPRINT_PATH), await fingerprint(dir));
 }
 

@@ -2,7 +2,7 @@ import { ConfigError } from '../../harness/errors.ts';
 import { readGpt, type Gpt, type GptPartition } from './gpt.ts';
 import { formatPair, openInput, type InputFile } from './input-file.ts';
 import { osReleaseVersion } from './os-release.ts';
-import { readExtFile, readGrubenv } from './partition-files.ts';
+import { readExtFile, readHostappFile, readGrubenv } from './partition-files.ts';
 
 export interface OsImagePartition {
   label: string;
@@ -47,10 +47,10 @@ export async function inspectOsImage(file: string, flag = '--image'): Promise<Os
   }
 
   const root = await activeRoot(input.path, boot, gpt.partitions);
-  const osRelease = root
-    ? ((await readExtFile(input.path, root.startBytes, '/etc/os-release')) ??
-      (await readExtFile(input.path, root.startBytes, '/usr/lib/os-release')))
-    : undefined;
+  let osRelease: string | undefined;
+  for (const file of root ? ['/etc/os-release', '/usr/lib/os-release'] : []) {
+    osRelease ??= (await readHostappFile(input.path, root!.startBytes, file)) ?? (await readExtFile(input.path, root!.startBytes, file));
+  }
 
   return {
     path: input.path,
@@ -78,10 +78,16 @@ function checkComplete(input: InputFile, gpt: Gpt): void {
   }
 }
 
-/** The root grubenv selects (resin_root_part), A when unset as in the image's grub.cfg. */
+/**
+ * The root grubenv selects: resin_root_part is a partition number in hex as
+ * balenaOS's hooks write it, or A/B in older environments; rootA when unset,
+ * as in the image's grub.cfg.
+ */
 async function activeRoot(image: string, boot: GptPartition, partitions: GptPartition[]): Promise<GptPartition | undefined> {
   const env = await readGrubenv(image, boot.startBytes);
   const which = env?.resin_root_part ?? 'A';
+  const isRoot = (p: GptPartition) => /^(resin|balena)-root[AB]$/.test(p.label);
+  if (/^[0-9a-f]+$/i.test(which)) return partitions.find((p) => p.number === parseInt(which, 16) && isRoot(p));
   if (which !== 'A' && which !== 'B') return undefined;
   return partitions.find((p) => p.label === `resin-root${which}` || p.label === `balena-root${which}`);
 }

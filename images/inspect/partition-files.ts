@@ -30,9 +30,14 @@ async function run(file: string, args: string[], env: Record<string, string>): P
 
 /** GRUB's environment block (grubenv) on a FAT partition, as key/value pairs. */
 export async function readGrubenv(image: string, offsetBytes: number): Promise<Record<string, string> | undefined> {
-  // Without the skip, mtools refuses FAT images whose geometry it finds odd.
-  const result = await run('mtype', ['-i', `${image}@@${offsetBytes}`, '::grubenv'], { MTOOLS_SKIP_CHECK: '1' });
-  if (!result.ok) return undefined;
+  // generic-amd64 keeps it beside grub.cfg in EFI/BOOT; older x86 images at the top.
+  let result;
+  for (const where of ['::EFI/BOOT/grubenv', '::grubenv']) {
+    // Without the skip, mtools refuses FAT images whose geometry it finds odd.
+    result = await run('mtype', ['-i', `${image}@@${offsetBytes}`, where], { MTOOLS_SKIP_CHECK: '1' });
+    if (result.ok) break;
+  }
+  if (!result?.ok) return undefined;
   const env: Record<string, string> = {};
   for (const line of result.stdout.split('\n')) {
     if (line.startsWith('#')) continue;
@@ -59,16 +64,53 @@ async function debugfs(image: string, offsetBytes: number, request: string): Pro
  * (debugfs' `cat` would print a link's target blocks, not the file).
  */
 export async function readExtFile(image: string, offsetBytes: number, file: string): Promise<string | undefined> {
+  const found = await resolveExt(image, offsetBytes, file);
+  return found?.type === 'regular' ? debugfs(image, offsetBytes, `cat "${found.path}"`) : undefined;
+}
+
+/** A symbolic link's target, unresolved. */
+export async function readExtLink(image: string, offsetBytes: number, file: string): Promise<string | undefined> {
+  if (image.includes('?') || /["\n]/.test(file)) return undefined;
+  const stat = await debugfs(image, offsetBytes, `stat "${file}"`);
+  if (!stat || /\bType: (\S+)/.exec(stat)?.[1] !== 'symlink') return undefined;
+  // Short targets live in the inode ("Fast link dest"); long ones in a block that cat prints.
+  return /^Fast link dest: "(.*)"$/m.exec(stat)?.[1] ?? (await debugfs(image, offsetBytes, `cat "${file}"`));
+}
+
+/**
+ * A file of the OS a balenaOS root partition holds as a hostapp: `current`
+ * names the container, whose layers (the engine's overlay2 store under
+ * /balena) are searched top down, as the partition's init stacks them.
+ */
+export async function readHostappFile(image: string, offsetBytes: number, file: string): Promise<string | undefined> {
+  const current = await readExtLink(image, offsetBytes, '/current');
+  const id = current?.split('/').pop();
+  if (!id || !/^[0-9a-f]{12,64}$/.test(id)) return undefined;
+  const mountId = (await readExtFile(image, offsetBytes, `/balena/image/overlay2/layerdb/mounts/${id}/mount-id`))?.trim();
+  if (!mountId || !/^[0-9a-f]+(-init)?$/.test(mountId)) return undefined;
+  const lower = (await readExtFile(image, offsetBytes, `/balena/overlay2/${mountId}/lower`))?.trim() ?? '';
+  const layers = [`/balena/overlay2/${mountId}/diff`];
+  for (const link of lower.split(':').filter((l) => /^l\/[A-Z0-9]+$/.test(l))) {
+    const target = await readExtLink(image, offsetBytes, `/balena/overlay2/${link}`);
+    if (target && !target.includes('-init/')) layers.push(path.posix.resolve('/balena/overlay2/l', target));
+  }
+  for (const layer of layers) {
+    const content = await readExtFile(image, offsetBytes, `${layer}${path.posix.resolve('/', file)}`);
+    if (content !== undefined) return content;
+  }
+  return undefined;
+}
+
+async function resolveExt(image: string, offsetBytes: number, file: string): Promise<{ path: string; type: string } | undefined> {
   if (image.includes('?')) return undefined; // would be taken for io options
   let current = path.posix.resolve('/', file);
   for (let hop = 0; hop <= MAX_SYMLINK_HOPS; hop++) {
     if (/["\n]/.test(current)) return undefined; // cannot be quoted for debugfs
     const stat = await debugfs(image, offsetBytes, `stat "${current}"`);
     const type = stat && /\bType: (\S+)/.exec(stat)?.[1];
-    if (type === 'regular') return debugfs(image, offsetBytes, `cat "${current}"`);
-    if (type !== 'symlink' || !stat) return undefined;
-    // Short targets live in the inode ("Fast link dest"); long ones in a block that cat prints.
-    const target = /^Fast link dest: "(.*)"$/m.exec(stat)?.[1] ?? (await debugfs(image, offsetBytes, `cat "${current}"`));
+    if (!type) return undefined;
+    if (type !== 'symlink') return { path: current, type };
+    const target = await readExtLink(image, offsetBytes, current);
     if (!target) return undefined;
     current = path.posix.resolve(path.posix.dirname(current), target);
   }

@@ -7,7 +7,7 @@ root=$1
 . "$2"
 
 # Mount points (git keeps no empty folders, so they are made here).
-mkdir -p "$root/mnt/boot" "$root/mnt/state" "$root/mnt/data" "$root/mnt/sysroot/active" "$root/mnt/sysroot/inactive" "$root/var/log/journal"
+mkdir -p "$root/mnt/boot" "$root/mnt/state" "$root/mnt/data" "$root/mnt/sysroot/active" "$root/mnt/sysroot/inactive" "$root/var/log/journal" "$root/var/volatile"
 
 kver=$(ls "$root/usr/lib/modules")
 for tree in $TRIM_MODULES; do rm -rf "$root/usr/lib/modules/$kver/kernel/$tree"; done
@@ -25,8 +25,15 @@ rm -f "$root/var/lib/dbus/machine-id"
 
 rm -f "$root"/boot/initrd.img-*
 chroot "$root" update-initramfs -c -k "$kver" >/dev/null
-# GRUB loads /vmlinuz and /initrd.img from the root it boots.
-ln -sf "boot/vmlinuz-$kver" "$root/vmlinuz"
-ln -sf "boot/initrd.img-$kver" "$root/initrd.img"
-rm -f "$root/vmlinuz.old" "$root/initrd.img.old"
+# /boot becomes the hostapp's boot volume: GRUB loads boot/vmlinuz and
+# boot/initrd.img through it, and the initramfs runs boot/init (on busybox,
+# since the raw root partition holds no programs of its own).
+ln -sf "vmlinuz-$kver" "$root/boot/vmlinuz"
+ln -sf "initrd.img-$kver" "$root/boot/initrd.img"
+rm -f "$root/vmlinuz" "$root/initrd.img" "$root/vmlinuz.old" "$root/initrd.img.old"
+cp "$root/bin/busybox" "$root/boot/busybox"
 rm -rf "$root/var/cache/apt/"* "$root/var/lib/apt/lists/"*
+# The root is read-only at run time: scratch space is the volatile tmpfs
+# (last: the initramfs build above needs a real /var/tmp).
+rm -rf "$root/var/tmp"
+ln -s volatile/tmp "$root/var/tmp"

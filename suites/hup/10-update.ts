@@ -23,7 +23,7 @@ export default defineTests(
       const after = await currentState(t);
       if (target.version !== undefined) assert.equal(after.version, target.version, 'the new OS version runs');
       else assert.notEqual(after.version, before.version, `the OS version changed (the run does not know the version of ${target.file})`);
-      assert.equal(after.active, before.inactive, 'the active root changed');
+      assert.equal(after.active.label, before.inactive.label, 'the active root changed');
       await waitForEngine(t);
       assert.equal(await volumeMd5(t, volume), md5, 'volume data survived the update');
       await waitForCommit(t);
@@ -40,7 +40,7 @@ export default defineTests(
       await t.dut.reboot();
       const after = await currentState(t);
       assert.equal(after.version, before.version);
-      assert.equal(after.active, before.inactive, 'the active root changed');
+      assert.equal(after.active.label, before.inactive.label, 'the active root changed');
       await waitForCommit(t);
       assert.deepEqual(await rollbackFiles(t), []);
     },

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { defineTests, type TestContext } from '../../harness/runner/types.ts';
-import { bootEnv, byState, loadBusybox, rollbackFiles } from '../lib/device.ts';
-import { currentState, hostappFor, stageUpdate } from '../lib/hup.ts';
+import { defineTests } from '../../harness/runner/types.ts';
+import { bootEnv, loadBusybox, rollbackFiles } from '../lib/device.ts';
+import { currentState, hostappFor, inactiveFile, stageUpdate } from '../lib/hup.ts';
 
 const ROLLBACK_TEST_MS = 30 * 60_000;
-
-/** Mounts the freshly written inactive root for a test to break it. */
-async function withInactiveRoot(t: TestContext, command: string): Promise<void> {
-  const { device } = await byState(t, 'inactive');
-  await t.sh(`mkdir -p /mnt/sysroot/inactive && mount ${device} /mnt/sysroot/inactive && (${command}); status=$?; sync; umount /mnt/sysroot/inactive; exit $status`);
-}
 
 export default defineTests(
   {
@@ -21,18 +15,19 @@ export default defineTests(
       // Loaded now, while the engine works: images live on the data
       // partition, which neither the update nor the rollback touch.
       await loadBusybox(t);
-      // balenaOS waits 15 × 60 s; 3 × 10 s proves the same path in minutes.
-      await t.sh('printf "TIMEOUT=10\\nCOUNT=3\\n" > /mnt/state/rollback-health-variables');
-
       await stageUpdate(t, target, before);
-      // As balena's suite does: the new OS's engine binary becomes /dev/null.
-      await withInactiveRoot(t, 'ln -sf /dev/null /mnt/sysroot/inactive/usr/bin/balena-engine');
+      // As balena's suite does, in the staged OS: rollback-health waits
+      // 15 × 60 s, 3 × 10 s proves the same path in minutes; and its engine
+      // binary becomes /dev/null.
+      const health = await inactiveFile(t, 'bin/rollback-health$');
+      await t.sh(`sed -i -e "s/COUNT=.*/COUNT=3/g" -e "s/TIMEOUT=.*/TIMEOUT=10/g" ${health} && grep -q '^TIMEOUT=10$' ${health} && grep -q '^COUNT=3$' ${health}`);
+      await t.sh(`ln -sf /dev/null ${await inactiveFile(t, 'usr/bin/balena-engine$')} && sync`);
       // The new OS boots, rollback-health gives up after COUNT checks and
       // reboots into the old root by itself: two kernels before a login.
       await t.dut.reboot({ kernelBoots: 2, bannerTimeoutMs: 5 * 60_000 });
 
       const after = await currentState(t);
-      assert.equal(after.active, before.active, 'back on the old root');
+      assert.equal(after.active.label, before.active.label, 'back on the old root');
       assert.equal(after.version, before.version, 'the old version runs');
       const files = await rollbackFiles(t);
       // Only the new OS's rollback-health writes this: the new root was tried.
@@ -50,14 +45,15 @@ export default defineTests(
       const target = hostappFor(t, 'next', before.version);
       await loadBusybox(t);
       await stageUpdate(t, target, before);
-      await withInactiveRoot(t, 'rm -f /mnt/sysroot/inactive/sbin/init /mnt/sysroot/inactive/usr/sbin/init');
+      // As balena's suite does: the staged root's init is deleted.
+      await t.sh('rm /mnt/sysroot/inactive/current/boot/init && sync');
       // The new kernel panics without an init (and reboots: panic=10), GRUB
       // tries once more, then boots the old root, whose rollback-altboot
       // makes the fallback permanent and reboots.
       await t.dut.reboot({ tolerateTraces: true, kernelBoots: 3, bannerTimeoutMs: 5 * 60_000 });
 
       const after = await currentState(t);
-      assert.equal(after.active, before.active, 'back on the old root');
+      assert.equal(after.active.label, before.active.label, 'back on the old root');
       assert.equal(after.version, before.version);
       const files = await rollbackFiles(t);
       assert.ok(files.includes('rollback-altboot-triggered'), `rollback-altboot-triggered present: ${files.join(', ')}`);

@@ -34,11 +34,19 @@ export async function osVersion(t: TestContext): Promise<string> {
   return (await osRelease(t))['VERSION'] ?? '';
 }
 
-export const GRUBENV = '/mnt/boot/grubenv';
+/**
+ * The bootloader's environment file, found as balenaOS's own scripts find it
+ * (generic-amd64 keeps it in EFI/BOOT, older x86 images at the top).
+ */
+export async function bootEnvFile(t: TestContext): Promise<string> {
+  const found = await t.sh('find -L /mnt/boot -name grubenv | head -n 1');
+  if (!found) throw new Error('no grubenv on the boot partition (find -L /mnt/boot -name grubenv found nothing)');
+  return found;
+}
 
 /** The GRUB environment block, parsed (key=value lines padded with #). */
 export async function bootEnv(t: TestContext): Promise<Record<string, string>> {
-  const text = await t.sh(`cat ${GRUBENV}`);
+  const text = await t.sh(`cat "${await bootEnvFile(t)}"`);
   return Object.fromEntries(
     text
       .split('\n')
@@ -49,6 +57,8 @@ export async function bootEnv(t: TestContext): Promise<Record<string, string>> {
 
 /** A partition as /dev/disk/by-state names it. */
 export interface StatePartition {
+  /** Its partition number in hex, as resin_root_part names a root (balenaOS's hooks read it from sysfs). */
+  index: string;
   /** Its filesystem label (resin-state, balena-rootB, ...): the name of the link that resolved it. */
   label: string;
   /** /dev/disk/by-state/<label> */
@@ -78,11 +88,11 @@ export async function byState(t: TestContext, name: PartitionName): Promise<Stat
   const found = await t.sh(
     `${candidates}; for link in $candidates; do device=$(readlink -e "$link") && test -b "$device" || continue; ` +
       `test -z "$root" || test "$device" = "$root" || { echo "$link leads to $device, /dev/disk/by-state/${name} to $root" >&2; exit 1; }; ` +
-      `printf '%s\\n' "$link" "$device" "$(cat "/sys/class/block/\${device##*/}/dev")"; exit 0; done; ` +
+      `printf '%s\\n' "$link" "$device" "$(cat "/sys/class/block/\${device##*/}/dev")" "$(printf %x "$(cat "/sys/class/block/\${device##*/}/partition")")"; exit 0; done; ` +
       `echo "no by-state link for ${name} leads to a block device (tried $candidates)" >&2; exit 1`,
   );
-  const [link = '', device = '', devno = ''] = found.split('\n');
-  return { label: link.slice(link.lastIndexOf('/') + 1), link, device, devno };
+  const [link = '', device = '', devno = '', index = ''] = found.split('\n');
+  return { label: link.slice(link.lastIndexOf('/') + 1), link, device, devno, index };
 }
 
 /** The label of the partition a by-state role link points at: resin-rootA, balena-rootB, ... */

@@ -1,7 +1,7 @@
 /** The host OS update steps the hup suite composes. */
 import assert from 'node:assert/strict';
 import type { TestContext } from '../../harness/runner/types.ts';
-import { bootEnv, GRUBENV, labelOf, osVersion, rollbackFiles, STATE_FILES, waitForEngine } from './device.ts';
+import { bootEnv, bootEnvFile, byState, osVersion, rollbackFiles, STATE_FILES, waitForEngine, type StatePartition } from './device.ts';
 
 /** A hostapp of the run; `version` is undefined when the run could not read it (a foreign hostapp). */
 export interface Hostapp {
@@ -43,31 +43,49 @@ export function hostappFor(t: TestContext, which: 'next' | 'same', running: stri
 
 export interface UpdateState {
   version: string;
-  active: string;
-  inactive: string;
+  active: StatePartition;
+  inactive: StatePartition;
 }
 
 export async function currentState(t: TestContext): Promise<UpdateState> {
-  return { version: await osVersion(t), active: await labelOf(t, 'active'), inactive: await labelOf(t, 'inactive') };
+  return { version: await osVersion(t), active: await byState(t, 'active'), inactive: await byState(t, 'inactive') };
 }
 
-/** A or B: the root a label names, as resin_root_part in grubenv names it. */
-export function rootLetter(label: string): string {
-  const letter = /^(?:resin|balena)-root([AB])$/.exec(label)?.[1];
-  assert.ok(letter, `${label} is the label of a root partition (resin-rootA, balena-rootB, ...)`);
-  return letter;
+/** Whether resin_root_part names this root: by partition number (as balenaOS's hooks write it) or, on older boot environments, by letter. */
+export function namesRoot(value: string | undefined, root: StatePartition): boolean {
+  return value === root.index || value === /^(?:resin|balena)-root([AB])$/.exec(root.label)?.[1];
 }
 
-/** Runs hostapp-update without rebooting and checks the boot configuration it leaves. */
+/**
+ * Stages an update as balena's own hup suite does (doHUP): the hostapp store
+ * on the inactive root is emptied under a stopped balena-host, then
+ * hostapp-update writes the new OS through it, without rebooting. Checks the
+ * boot configuration the new OS's hooks leave.
+ */
 export async function stageUpdate(t: TestContext, target: Hostapp, before: UpdateState): Promise<void> {
   await waitForEngine(t);
-  t.log(`updating ${before.version} on ${before.active} with ${target.file} (version ${target.version ?? 'unknown to the run'})`);
-  await t.sh(`hostapp-update -f ${await t.stage(target.file)}`, { timeoutMs: 15 * 60_000 });
+  t.log(`updating ${before.version} on ${before.active.label} with ${target.file} (version ${target.version ?? 'unknown to the run'})`);
+  const file = await t.stage(target.file);
+  await t.sh('systemctl stop balena-host.service && rm -rf /mnt/sysroot/inactive/balena/* && systemctl start balena-host.service', { timeoutMs: 180_000 });
+  await t.sh(`hostapp-update -f ${file}`, { timeoutMs: 15 * 60_000 });
   const env = await bootEnv(t);
   assert.equal(env['upgrade_available'], '1', 'the update is on trial');
-  assert.equal(env['resin_root_part'], rootLetter(before.inactive), 'GRUB points at the updated root');
+  assert.ok(namesRoot(env['resin_root_part'], before.inactive), `GRUB points at the updated root ${before.inactive.label} (partition ${before.inactive.index}), not ${env['resin_root_part']}`);
   const files = await rollbackFiles(t);
   assert.ok(files.includes('rollback-health-breadcrumb') && files.includes('rollback-altboot-breadcrumb'), `breadcrumbs dropped: ${files.join(', ')}`);
+}
+
+/**
+ * The one file under the inactive root whose path ends with `suffix`, as
+ * balena's tests find what to break in a staged update (`find
+ * /mnt/sysroot/inactive | grep …`): in a hostapp layout it sits in the
+ * layer's diff folder of the engine store. Exactly one must match, or the
+ * break would hit the wrong file or none.
+ */
+export async function inactiveFile(t: TestContext, pattern: string): Promise<string> {
+  const found = (await t.sh(`find /mnt/sysroot/inactive/ | grep -E '${pattern}' || true`)).split('\n').filter(Boolean);
+  assert.equal(found.length, 1, `exactly one file under /mnt/sysroot/inactive matches ${pattern}: ${found.join(', ') || 'none'}`);
+  return found[0] ?? '';
 }
 
 /** Waits until rollback-health has committed the update. */
@@ -96,13 +114,15 @@ export async function returnToCommitted(t: TestContext): Promise<void> {
     await t.sh('systemctl stop rollback-health.service');
     undone.push('stopped rollback-health.service, still checking an update');
   }
-  const active = await labelOf(t, 'active');
-  const committed = { resin_root_part: rootLetter(active), upgrade_available: '0', bootcount: '0' };
+  const activeRoot = await byState(t, 'active');
+  const active = activeRoot.label;
   const env = await bootEnv(t);
+  const committed = { resin_root_part: namesRoot(env['resin_root_part'], activeRoot) ? (env['resin_root_part'] ?? '') : activeRoot.index, upgrade_available: '0', bootcount: '0' };
   const wrong = Object.entries(committed).filter(([key, value]) => env[key] !== value);
   if (wrong.length > 0) {
-    // grub-editenv is what the image's own hooks write grubenv with (env_set in balena-lib.sh).
-    await t.sh(`grub-editenv ${GRUBENV} set ${wrong.map(([key, value]) => `${key}=${value}`).join(' ')} && sync ${GRUBENV}`);
+    // As balenaOS's rollback-stop edits it: sed in place, one-character values, so the 1024-byte block keeps its size.
+    const file = await bootEnvFile(t);
+    await t.sh(`sed -i ${wrong.map(([key, value]) => `-e 's/^${key}=.$/${key}=${value}/'`).join(' ')} "${file}" && sync "${file}"`);
     undone.push(...wrong.map(([key, value]) => `grubenv ${key}=${env[key] ?? '(unset)'} → ${value}`));
   }
   const leftovers = await rollbackFiles(t, UPDATE_LEFTOVERS);

@@ -70,9 +70,11 @@ export default defineTests(
     title: 'fsck finds every ext4 partition clean after a reboot with a forced check',
     timeoutMs: REBOOT_TEST_MS,
     async run(t) {
-      // systemd-fsck forces a full check of what it checks at boot while /forcefsck exists.
-      await t.sh('touch /forcefsck');
-      t.teardown(() => t.dut.exec('rm -f /forcefsck'));
+      // The root is read-only, so no /forcefsck: a mount count past the
+      // maximum makes the boot's fsck -a check each filesystem in full.
+      const forced = (await Promise.all([byState(t, 'active'), byState(t, 'state'), byState(t, 'data')])).map((p) => p.device).join(' ');
+      await t.sh(`for d in ${forced}; do tune2fs -c 20 -C 21 $d >/dev/null || exit 1; done; sync`);
+      t.teardown(() => t.dut.exec(`for d in ${forced}; do tune2fs -c -1 $d >/dev/null; done`));
       await t.dut.reboot();
       const [active, inactive, state, data] = [await byState(t, 'active'), await byState(t, 'inactive'), await byState(t, 'state'), await byState(t, 'data')];
       // Every verdict is gathered before the test fails: one report names every partition that is not clean.
@@ -100,7 +102,7 @@ export default defineTests(
       const log = (await t.sh(`journalctl -b --no-pager -o cat -u 'systemd-fsck*' 2>&1; cat /run/initramfs/fsck.log 2>/dev/null; true`)).split(/[\r\n]+/);
       for (const part of [state, data, active]) {
         const said = log.filter((line) => line.startsWith(`${part.label}: `));
-        const besides = said.filter((line) => !fullCheckTotals(part.label).test(line));
+        const besides = said.filter((line) => !fullCheckTotals(part.label).test(line) && !/ has been mounted \d+ times without being checked, check forced\.$/.test(line));
         if (said.length === besides.length) {
           const skipped = part === active ? log.filter((line) => /Root Device.*skipped/.test(line)) : [];
           problems.push(`nothing at this boot logged a full check of ${part.label}${skipped.length > 0 ? ` (${skipped.join(' ')})` : ''}`);

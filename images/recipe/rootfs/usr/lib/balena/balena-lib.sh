@@ -3,30 +3,30 @@
 
 BOOT_DIR=/mnt/boot
 STATE_DIR=/mnt/state
-GRUBENV="$BOOT_DIR/grubenv"
 HEALTH_BREADCRUMB="$STATE_DIR/rollback-health-breadcrumb"
 ALTBOOT_BREADCRUMB="$STATE_DIR/rollback-altboot-breadcrumb"
-HEALTH_TRIGGERED="$STATE_DIR/rollback-health-triggered"
-ALTBOOT_TRIGGERED="$STATE_DIR/rollback-altboot-triggered"
 
 log() { echo "$(basename "$0"): $*" >&2; }
 die() { log "$*"; exit 1; }
 
-# The label of the running root, from root=LABEL=… on the kernel command line.
-running_root_label() {
-	for arg in $(cat /proc/cmdline); do
-		case "$arg" in root=LABEL=*) echo "${arg#root=LABEL=}"; return 0 ;; esac
-	done
-	die "no root=LABEL= on the kernel command line"
+# GRUB's environment block, wherever on the boot partition the bootloader keeps it.
+bootenv_file() { find -L "$BOOT_DIR" -name grubenv | head -n 1; }
+env_get() { grub-editenv "$(bootenv_file)" list | sed -n "s/^$1=//p"; }
+env_set() {
+	file=$(bootenv_file)
+	[ -n "$file" ] || die "no grubenv on $BOOT_DIR"
+	grub-editenv "$file" set "$@" && sync -f "$BOOT_DIR"
 }
 
-# A or B: which root the system runs from.
-running_root() { label=$(running_root_label); echo "${label#"${label%?}"}"; }
-
-# resin- or balena-: the prefix this image's labels use.
-label_prefix() { label=$(running_root_label); echo "${label%root?}"; }
-
-other_root() { if [ "$1" = A ]; then echo B; else echo A; fi; }
-
-env_get() { grub-editenv "$GRUBENV" list | sed -n "s/^$1=//p"; }
-env_set() { grub-editenv "$GRUBENV" set "$@" && sync "$GRUBENV"; }
+# The root partition mounted at a sysroot (/mnt/sysroot/active or inactive).
+sysroot_device() { findmnt -n -c -u -o SOURCE -t ext4 -M "$1" | head -n 1; }
+# Its partition number in hex: how resin_root_part names a root.
+part_index() { printf '%x' "$(cat "/sys/class/block/$(basename "$1")/partition")"; }
+# A or B, from its label: how older boot environments name it.
+part_letter() { blkid -s LABEL -o value "$1" | sed -n 's/^\(resin\|balena\)-root\([AB]\)$/\2/p'; }
+# Whether resin_root_part ($1) names the running root.
+running_is() {
+	dev=$(sysroot_device /mnt/sysroot/active)
+	[ -n "$dev" ] || die "nothing is mounted at /mnt/sysroot/active"
+	[ "$1" = "$(part_index "$dev")" ] || [ "$1" = "$(part_letter "$dev")" ]
+}
