@@ -87,7 +87,8 @@ async function activeRoot(image: string, boot: GptPartition, partitions: GptPart
   const env = await readGrubenv(image, boot.startBytes);
   const which = env?.resin_root_part ?? 'A';
   const isRoot = (p: GptPartition) => /^(resin|balena)-root[AB]$/.test(p.label);
+  // A and B are hex digits too: letters first.
+  if (which === 'A' || which === 'B') return partitions.find((p) => p.label === `resin-root${which}` || p.label === `balena-root${which}`);
   if (/^[0-9a-f]+$/i.test(which)) return partitions.find((p) => p.number === parseInt(which, 16) && isRoot(p));
-  if (which !== 'A' && which !== 'B') return undefined;
-  return partitions.find((p) => p.label === `resin-root${which}` || p.label === `balena-root${which}`);
+  return undefined;
 }
