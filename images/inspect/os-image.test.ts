@@ -44,8 +44,10 @@ async function fatWith(dir: string, name: string, files: Record<string, string>)
   await execa('mkfs.vfat', ['-C', '-n', 'resin-boot', image, String(4 * 1024)]);
   for (const [target, content] of Object.entries(files)) {
     const local = path.join(dir, `${name}-${target}`);
-    await writeFile(local, content);
-    await execa('mcopy', ['-i', image, local, `::${target}`]);
+    await writeFile(local.replaceAll('/', '_'), content);
+    const dirs = target.split('/').slice(0, -1);
+    for (let i = 1; i <= dirs.length; i++) await execa('mmd', ['-D', 's', '-i', image, `::${dirs.slice(0, i).join('/')}`]);
+    await execa('mcopy', ['-i', image, local.replaceAll('/', '_'), `::${target}`]);
   }
   return image;
 }
@@ -65,8 +67,8 @@ async function extRoot(dir: string, name: string, version: string, linked: boole
 }
 
 /** boot 1-5, rootA 5-13, rootB 13-21, state 21-22, data 22-24 MiB on a 26 MiB disk: room after data. */
-async function balenaDisk(dir: string, name: string, prefix: 'resin' | 'balena', env: Record<string, string> | undefined): Promise<string> {
-  const boot = await fatWith(dir, `${name}-boot`, env ? { grubenv: grubenv(env) } : { 'config.json': '{}' });
+async function balenaDisk(dir: string, name: string, prefix: 'resin' | 'balena', env: Record<string, string> | undefined, envPath = 'grubenv'): Promise<string> {
+  const boot = await fatWith(dir, `${name}-boot`, env ? { [envPath]: grubenv(env) } : { 'config.json': '{}' });
   return gptDisk(path.join(dir, `${name}.img`), 26, [
     { name: `${prefix}-boot`, startMiB: 1, sizeMiB: 4, content: boot },
     { name: `${prefix}-rootA`, startMiB: 5, sizeMiB: 8, content: await extRoot(dir, `${name}-a`, '1.0.0', false) },
@@ -82,6 +84,13 @@ async function refused(t: import('ava').ExecutionContext, file: string, pattern:
   t.regex(error?.message ?? '', pattern);
   t.true(error?.message.startsWith(`--image ${file}: `), error?.message);
 }
+
+test('generic-amd64 keeps grubenv in EFI/BOOT and names the root by partition number: 3 is rootB', async (t) => {
+  const image = await balenaDisk(await temp(), 'efi', 'resin', { resin_root_part: '3', upgrade_available: '0', bootcount: '0' }, 'EFI/BOOT/grubenv');
+  const facts = await inspectOsImage(image);
+  t.is(facts.activeRoot, 'resin-rootB');
+  t.is(facts.version, '9.9.9');
+});
 
 test('an image booting root B reads VERSION through /etc/os-release -> ../usr/lib/os-release on rootB', async (t) => {
   const image = await balenaDisk(await temp(), 'ab', 'resin', { resin_root_part: 'B', upgrade_available: '0', bootcount: '0' });
