@@ -43,11 +43,11 @@ async function fatWith(dir: string, name: string, files: Record<string, string>)
   const image = path.join(dir, `${name}.vfat`);
   await execa('mkfs.vfat', ['-C', '-n', 'resin-boot', image, String(4 * 1024)]);
   for (const [target, content] of Object.entries(files)) {
-    const local = path.join(dir, `${name}-${target}`);
-    await writeFile(local.replaceAll('/', '_'), content);
+    const local = path.join(dir, `${name}-${target.replaceAll('/', '_')}`);
+    await writeFile(local, content);
     const dirs = target.split('/').slice(0, -1);
     for (let i = 1; i <= dirs.length; i++) await execa('mmd', ['-D', 's', '-i', image, `::${dirs.slice(0, i).join('/')}`]);
-    await execa('mcopy', ['-i', image, local.replaceAll('/', '_'), `::${target}`]);
+    await execa('mcopy', ['-i', image, local, `::${target}`]);
   }
   return image;
 }
