@@ -18,6 +18,9 @@ import { loadRecipe, type Recipe } from './recipe.ts';
 /** Bumped when the builder's own logic changes what it produces. */
 const BUILDER_REVISION = '2';
 
+/** balenaOS's reset flag on resin-state and resin-data. */
+const RESET_FLAG = 'remove_me_to_reset';
+
 export const DEFAULT_VERSION = '1.0.0';
 export const DEFAULT_NEXT_VERSION = '1.0.1';
 const imagesDir = path.dirname(fileURLToPath(import.meta.url));
@@ -177,8 +180,13 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
       await makeExt4(path.join(parts, 'rootB.ext4'), 'resin-rootB', p.root);
       const stateTree = path.join(work, 'state');
       await mkdir(path.join(stateTree, 'journal'), { recursive: true });
+      // Without its flag a partition is wiped at the next boot (resin-state-reset, balena-data-reset).
+      await writeFile(path.join(stateTree, RESET_FLAG), '');
       await makeExt4(path.join(parts, 'state.ext4'), 'resin-state', p.state, stateTree);
-      await makeExt4(path.join(parts, 'data.ext4'), 'resin-data', p.data);
+      const dataTree = path.join(work, 'data');
+      await mkdir(dataTree);
+      await writeFile(path.join(dataTree, RESET_FLAG), '');
+      await makeExt4(path.join(parts, 'data.ext4'), 'resin-data', p.data, dataTree);
     });
     await steps.run(`${version}: boot partition (GRUB EFI, grubenv, config.json)`, () =>
       buildBootPartition(recipe, path.join(tree, BOOT_FILES_DIR), path.join(parts, 'boot.vfat'), work),

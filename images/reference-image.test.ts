@@ -55,7 +55,7 @@ test.serial('resin-rootA holds the OS as balenaOS lays it out: one hostapp image
   t.deepEqual(await readGrubenv(img, part('resin-boot').startBytes), { resin_root_part: '2', upgrade_available: '0', bootcount: '0' });
 });
 
-test.serial('the reference image boots on root A, runs containers and its fingerprint catches a changed file', async (t) => {
+test.serial('the reference image boots on root A read-only, runs containers, catches a changed file, swaps on zram and resets data and state when their flags go', async (t) => {
   t.timeout(15 * 60_000);
   const built: BuildResult = await buildImages({ versions: [DEFAULT_VERSION] });
   const [current] = built.versions;
@@ -98,4 +98,23 @@ test.serial('the reference image boots on root A, runs containers and its finger
   const tampered = await run('cd / && md5sum --quiet -c /balenaos.fingerprint');
   t.is(tampered.exitCode, 1, 'the fingerprint catches a changed OS file');
   t.regex(tampered.stdout, /\/usr\/lib\/balena\/release: FAILED/);
+
+  // One swap, on zram, sized as balenaOS sizes it: half of MemTotal, at most 4,096,000 KiB.
+  const [swaps, memKiB] = [await sh('swapon --noheadings --raw --bytes --show=NAME,SIZE'), Number(await sh("awk '/^MemTotal:/ { print $2 }' /proc/meminfo"))];
+  const [swapName, swapBytes] = swaps.split(/\s+/);
+  t.is(swaps.split('\n').length, 1, `exactly one swap: ${swaps}`);
+  t.is(swapName, '/dev/zram0');
+  t.true(Math.abs(Number(swapBytes) / 1024 - Math.min(4_096_000, Math.floor(memKiB / 2))) <= 50, `zram of ${swapBytes} bytes for ${memKiB} KiB of memory`);
+
+  // Removing the reset flags wipes engine data and persistent state at the next boot and puts the flags back.
+  await sh('test -e /mnt/data/remove_me_to_reset && test -e /mnt/state/remove_me_to_reset');
+  await sh('balena-engine volume create dutlab-reset-probe >/dev/null && mkdir -p /mnt/state/root-overlay/dutlab-probe');
+  await sh('rm /mnt/data/remove_me_to_reset /mnt/state/remove_me_to_reset && sync');
+  await dut.reboot();
+  await sh('test -e /mnt/data/remove_me_to_reset && test -e /mnt/state/remove_me_to_reset');
+  await sh('timeout 150 sh -c "until balena-engine info >/dev/null 2>&1; do sleep 1; done"', 160_000);
+  t.is(await sh('balena-engine volume ls -q'), '', 'no volume survives a data reset');
+  t.is(await sh('balena-engine images -q'), '', 'no image survives a data reset');
+  t.is((await run('test -e /mnt/state/root-overlay/dutlab-probe')).exitCode, 1, 'the state reset emptied root-overlay');
+  t.is((await run('test -d /mnt/state/root-overlay/var/lib/systemd')).exitCode, 0, 'bind-state seeded root-overlay again');
 });
