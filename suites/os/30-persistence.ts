@@ -72,7 +72,7 @@ export default defineTests(
     async run(t) {
       // The root is read-only, so no /forcefsck: a mount count past the
       // maximum makes the boot's fsck -a check each filesystem in full.
-      const forced = (await Promise.all([byState(t, 'active'), byState(t, 'state'), byState(t, 'data')])).map((p) => p.device).join(' ');
+      const forced = (await Promise.all((['active', 'inactive', 'state', 'data'] as const).map((name) => byState(t, name)))).map((p) => p.device).join(' ');
       await t.sh(`for d in ${forced}; do tune2fs -c 20 -C 21 $d >/dev/null || exit 1; done; sync`);
       t.teardown(() => t.dut.exec(`for d in ${forced}; do tune2fs -c -1 $d >/dev/null; done`));
       await t.dut.reboot();
@@ -88,19 +88,18 @@ export default defineTests(
         if (verdict !== 'clean') problems.push(`${part.label} (${part.device}): superblock state ${JSON.stringify(verdict ?? dump.stdout.trim().split('\n').slice(-2).join(' | '))}, not "clean"`);
       }
 
-      // The boot's own checks. systemd-fsck units log fsck's output to the
-      // journal (state and data through systemd-fsck@, the root through
-      // systemd-fsck-root when the root is still read-only then); an
-      // initramfs-tools initramfs that checks the root keeps its output in
-      // /run/initramfs/fsck.log (split at its progress bar's \r; logsave
-      // drops the ^A…^B-delimited bar itself).
-      // The active root cannot be checked now: an e2fsck of a mounted
-      // read-write filesystem reads metadata in flux, so the boot's log is
-      // the only evidence for it. An image that mounts its root read-write
-      // from the kernel command line (systemd-fsck-root skips it) and has no
-      // fsck in its initramfs fails here: nothing checks its root at boot.
+      // The boot's own checks: balenaOS runs them in its initramfs, before
+      // anything is mounted, so they reach both roots. An initramfs-tools
+      // initramfs keeps fsck's output in /run/initramfs/fsck.log (split at
+      // its progress bar's \r; logsave drops the ^A…^B-delimited bar
+      // itself); systemd-fsck units log to the journal. A root the kernel
+      // mounts read-write, or one that is only an overlay's lower layer,
+      // escapes systemd-fsck-root: without an initramfs check it fails here.
+      // A mounted root cannot be checked now (an e2fsck of a mounted
+      // read-write filesystem reads metadata in flux), so the boot's log is
+      // the only evidence for it.
       const log = (await t.sh(`journalctl -b --no-pager -o cat -u 'systemd-fsck*' 2>&1; cat /run/initramfs/fsck.log 2>/dev/null; true`)).split(/[\r\n]+/);
-      for (const part of [state, data, active]) {
+      for (const part of [active, inactive, state, data]) {
         const said = log.filter((line) => line.startsWith(`${part.label}: `));
         const besides = said.filter((line) => !fullCheckTotals(part.label).test(line) && !/ has been mounted \d+ times without being checked, check forced\.$/.test(line));
         if (said.length === besides.length) {
