@@ -8,6 +8,7 @@ import { exists, hashParts, hashTree, sha256File, writeAtomically } from './buil
 import { assembleDisk } from './builder/disk.ts';
 import { makeExt4 } from './builder/filesystems.ts';
 import { buildHostappSysroot } from './builder/hostapp-sysroot.ts';
+import { makeProductionVariant } from './builder/production-variant.ts';
 import { prepareRootTree, tarTree } from './builder/root-tree.ts';
 import { Steps, type StepListener } from './builder/steps.ts';
 import { tool } from './builder/tool.ts';
@@ -43,6 +44,8 @@ export interface ImageManifest {
   /** The image's block map (bmaptool create), beside it as refos-V.bmap: flashers write only the blocks that hold data. */
   bmap: Artifact;
   hostapp: Artifact;
+  /** The production build (refos-V-prod.img), made when asked for: console silent, developmentMode false. */
+  production?: { image: Artifact; bmap: Artifact };
   manifest: string;
 }
 
@@ -55,6 +58,8 @@ export interface BuildOptions {
   versions?: string[];
   outDir?: string;
   force?: boolean;
+  /** Also make each version's production build. */
+  production?: boolean;
   onStep?: StepListener;
 }
 
@@ -97,7 +102,8 @@ export async function buildImages(options: BuildOptions = {}): Promise<BuildResu
 
   const built: ImageManifest[] = [];
   for (const version of versions) {
-    built.push(await buildVersion({ recipe, recipeDir, baseTar, baseKey, version, outDir, cacheDir, steps, force: !!options.force }));
+    const manifest = await buildVersion({ recipe, recipeDir, baseTar, baseKey, version, outDir, cacheDir, steps, force: !!options.force });
+    built.push(options.production ? await withProduction(manifest, cacheDir, steps) : manifest);
   }
 
   return { versions: built, busybox: await busyboxImage(outDir, steps, !!options.force) };
@@ -220,6 +226,29 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The manifest with its production build, made from the development image unless already there. */
+async function withProduction(manifest: ImageManifest, cacheDir: string, steps: Steps): Promise<ImageManifest> {
+  const { version } = manifest;
+  if (manifest.production && (await intact(manifest.production.image)) && (await intact(manifest.production.bmap))) {
+    steps.cached(`${manifest.name} ${version} production build`);
+    return manifest;
+  }
+  const imagePath = manifest.image.path.replace(/\.img$/, '-prod.img');
+  const work = path.join(cacheDir, `work-prod-${version}-${process.pid}`);
+  await mkdir(work, { recursive: true });
+  try {
+    await steps.run(`${version}: production build (developmentMode false, no kernel console)`, () =>
+      writeAtomically(imagePath, (partial) => makeProductionVariant(manifest.image.path, partial, work)),
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const bmap = await blockMap(imagePath, version, steps);
+  const completed = { ...manifest, production: { image: await steps.run(`${version}: production checksum`, () => artifact(imagePath)), bmap } };
+  await writeManifest(completed);
+  return completed;
 }
 
 /** `<image minus .img>.bmap`, made from the image just built, so a map never outlives its image. */

@@ -7,12 +7,15 @@
  * full in the main job.
  */
 import test from 'ava';
+import ssh2 from 'ssh2';
 import { loadBoard } from '../harness/boards/index.ts';
+import { textOf } from '../harness/console/transcript.ts';
 import { createDut } from '../harness/dut/create.ts';
 import { buildImages, DEFAULT_VERSION, type BuildResult } from './build.ts';
 import { readGpt } from './inspect/gpt.ts';
 import { openInput } from './inspect/input-file.ts';
-import { readExtFile, readExtLink, readGrubenv, readHostappFile } from './inspect/partition-files.ts';
+import { inspectOsImage } from './inspect/os-image.ts';
+import { readConfigJson, readExtFile, readExtLink, readGrubenv, readHostappFile } from './inspect/partition-files.ts';
 
 test.serial('resin-rootA holds the OS as balenaOS lays it out: one hostapp image, one bare container, its /boot volume', async (t) => {
   t.timeout(20 * 60_000);
@@ -52,8 +55,72 @@ test.serial('resin-rootA holds the OS as balenaOS lays it out: one hostapp image
   t.regex((await readHostappFile(img, rootA, '/usr/bin/rollback-health')) ?? '', /^TIMEOUT=60$[\s\S]*^COUNT=15$/m);
 
   t.is(await readExtLink(img, part('resin-rootB').startBytes, '/current'), undefined, 'rootB is blank');
-  t.deepEqual(await readGrubenv(img, part('resin-boot').startBytes), { resin_root_part: '2', upgrade_available: '0', bootcount: '0' });
+  t.deepEqual(await readGrubenv(img, part('resin-boot').startBytes), { resin_root_part: '2', upgrade_available: '0', bootcount: '0', os_console: 'serial' });
+  t.is((await readConfigJson(img, part('resin-boot').startBytes))?.['developmentMode'], true);
 });
+
+test.serial('a production build boots silent on the serial line, is reached over SSH alone, and follows developmentMode in config.json without a reboot', async (t) => {
+  t.timeout(15 * 60_000);
+  const [current] = (await buildImages({ versions: [DEFAULT_VERSION], production: true })).versions;
+  if (!current?.production) throw new Error('build returned no production image');
+  const image = current.production.image.path;
+  const boot = await inspectOsImage(image);
+  t.is(boot.developmentMode, false);
+  const bootPartition = boot.partitions.find((p) => p.label === 'resin-boot')?.startBytes ?? -1;
+  t.false('os_console' in ((await readGrubenv(image, bootPartition)) ?? {}), 'no kernel console on the serial line');
+
+  const dut = await createDut({ board: await loadBoard('qemu-x86_64'), image, login: 'ssh' });
+  t.teardown(() => dut.close());
+  const sh = async (command: string): Promise<string> => {
+    const result = await dut.exec(command, { timeoutMs: 120_000 });
+    if (result.exitCode !== 0) throw new Error(`"${command}" exited ${result.exitCode}: ${result.stdout}`);
+    return result.stdout.trimEnd();
+  };
+  const until = (what: string, command: string) => sh(`timeout 90 sh -c 'until ${command}; do sleep 1; done' || { echo "not within 90 s: ${what}"; exit 1; }`);
+  const serialText = () => textOf(dut.transcript.entries);
+  const passwordless = async (): Promise<boolean> => acceptsEmptyPassword(await dut.sshEndpoint());
+
+  await dut.boot();
+  t.regex(await sh('cat /proc/cmdline'), /\bconsole=null quiet\b/);
+  await until('the engine', 'balena-engine info >/dev/null 2>&1');
+  // Not a byte of the kernel, systemd or a login prompt: only firmware and bootloader lines may be there.
+  const silent = serialText();
+  t.notRegex(silent, /Linux version|systemd\[1\]|Welcome to|login:/, silent.slice(-600));
+  t.is((await dut.exec('systemctl is-active serial-getty@ttyS0.service')).stdout.trim(), 'inactive', 'no getty in production');
+  t.not((await dut.exec('balena-engine -H tcp://127.0.0.1:2375 version')).exitCode, 0, 'no engine on TCP 2375 in production');
+  t.false(await passwordless(), 'production admits only config.json keys');
+
+  // developmentMode true, written as a user would: config.json watched, no reboot.
+  const setMode = (on: boolean) => sh(`jq '.developmentMode = ${on}' /mnt/boot/config.json > /tmp/config.json && cp /tmp/config.json /mnt/boot/config.json && sync`);
+  await setMode(true);
+  await until('a getty on ttyS0', 'systemctl is-active -q serial-getty@ttyS0.service');
+  await until('the engine on TCP 2375', 'balena-engine -H tcp://127.0.0.1:2375 version >/dev/null 2>&1');
+  t.true(await passwordless(), 'development mode admits root without a password');
+  await setMode(false);
+  await until('no getty', '! systemctl is-active -q serial-getty@ttyS0.service');
+  await until('no engine on TCP 2375', '! balena-engine -H tcp://127.0.0.1:2375 version >/dev/null 2>&1');
+  t.false(await passwordless());
+
+  // A reboot seen over SSH alone: a new boot id answers, and this boot too says nothing on the line.
+  const before = await sh('cat /proc/sys/kernel/random/boot_id');
+  const mark = dut.transcript.mark();
+  await dut.reboot();
+  t.not(await sh('cat /proc/sys/kernel/random/boot_id'), before);
+  t.notRegex(textOf(dut.transcript.since(mark)), /Linux version|systemd\[1\]|login:/);
+});
+
+/** Whether sshd lets root in with an empty password (balenaOS development mode), tried from the host. */
+function acceptsEmptyPassword(endpoint: { host: string; port: number }): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    client.once('ready', () => {
+      client.end();
+      resolve(true);
+    });
+    client.once('error', (error: Error & { level?: string }) => (error.level === 'client-authentication' ? resolve(false) : reject(error)));
+    client.connect({ ...endpoint, username: 'root', password: '', tryKeyboard: false, readyTimeout: 30_000 });
+  });
+}
 
 test.serial('the reference image boots on root A read-only, runs containers, catches a changed file, swaps on zram and resets data and state when their flags go', async (t) => {
   t.timeout(15 * 60_000);

@@ -2,7 +2,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { loadBoard, type Accel } from '../boards/index.ts';
 import { createDut } from '../dut/create.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
-import type { Dut } from '../dut/dut.ts';
+import type { Dut, LoginVia } from '../dut/dut.ts';
 import type { TimelineEntry } from '../dut/timeline.ts';
 import { ConfigError } from '../errors.ts';
 import { buildImages, DEFAULT_VERSION } from '../../images/build.ts';
@@ -18,6 +18,7 @@ export const dutOptions = {
   'boot-timeout': { type: 'string', default: '360' },
   accel: { type: 'string' },
   wait: { type: 'string' },
+  login: { type: 'string', default: 'auto' },
 } as const satisfies ParseArgsConfig['options'];
 
 const ACCELS: readonly Accel[] = ['auto', 'kvm', 'tcg'];
@@ -29,6 +30,16 @@ export function accelOption(value: string | undefined): Accel | undefined {
   return value as Accel;
 }
 
+/**
+ * --login, checked and resolved: auto logs in on the console unless the
+ * image's config.json says production (developmentMode false), whose console
+ * offers no shell.
+ */
+export function loginOption(value: string, developmentMode: boolean | undefined): LoginVia {
+  if (value === 'console' || value === 'ssh') return value;
+  if (value !== 'auto') throw new ConfigError('--login', `must be one of auto, console, ssh (got "${value}")`);
+  return developmentMode === false ? 'ssh' : 'console';
+}
 
 /** The image to boot: the one named, or the default reference image (built if missing). */
 export async function resolveImage(image: string | undefined, quiet: boolean): Promise<string> {
@@ -57,19 +68,19 @@ export function bootTimeoutMs(seconds: string): number {
  * `shutdown`: the command stops waiting and its `finally` closes the session.
  */
 export async function openDut(
-  values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string; accel?: string | undefined; wait?: string | undefined },
+  values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string; accel?: string | undefined; wait?: string | undefined; login: string },
   shutdown: AbortSignal,
 ): Promise<DutSession> {
   const bootTimeout = bootTimeoutMs(values['boot-timeout']);
   const accel = accelOption(values.accel);
   const wait = waitMs(values.wait);
   const board = await loadBoard(values.board);
-  if (values.image) await inspectOsImage(values.image);
+  const login = loginOption(values.login, values.image ? (await inspectOsImage(values.image)).developmentMode : undefined);
   const taken = await takeBoard(board, { ...(accel ? { accel } : {}), runId: runId(), waitMs: wait, signal: shutdown, log: (line) => process.stderr.write(`${line}\n`) });
   let dut: Dut | undefined;
   try {
     const image = await untilAborted(resolveImage(values.image, values.json), shutdown);
-    dut = await createDut({ board: taken.board, image, bootTimeoutMs: bootTimeout, ...(accel ? { accel } : {}) });
+    dut = await createDut({ board: taken.board, image, bootTimeoutMs: bootTimeout, login, ...(accel ? { accel } : {}) });
   } catch (error) {
     await taken.release(dut);
     throw error;

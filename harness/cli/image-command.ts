@@ -17,6 +17,7 @@ export async function imageCommand(argv: string[], shutdown: AbortSignal): Promi
         next: { type: 'string' },
         out: { type: 'string' },
         force: { type: 'boolean', default: false },
+        production: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
       },
       strict: true,
@@ -31,6 +32,7 @@ export async function imageCommand(argv: string[], shutdown: AbortSignal): Promi
     buildImages({
       versions,
       force: values.force,
+      production: values.production,
       ...(values.out ? { outDir: values.out } : {}),
       ...(values.json ? {} : { onStep: progressPrinter() }),
     }),
@@ -40,7 +42,7 @@ export async function imageCommand(argv: string[], shutdown: AbortSignal): Promi
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else {
     for (const v of result.versions) {
-      process.stdout.write(`${v.image.path}\n${v.hostapp.path}\n${v.manifest}\n`);
+      process.stdout.write(`${v.image.path}\n${v.production ? `${v.production.image.path}\n` : ''}${v.hostapp.path}\n${v.manifest}\n`);
     }
     process.stdout.write(`${result.busybox.path}\n`);
   }

@@ -22,11 +22,13 @@ const usage = `usage: dutlab <command> [options]
 commands:
   run [--board B] [--image IMG] [--suite os,hup|PATH] [--reports DIR] [--grep RE] [--bail] [--config run.yaml]
       [--next-hostapp TAR] [--current-hostapp TAR] [--boot-timeout S] [--accel auto|kvm|tcg] [--wait S]
+      [--login auto|console|ssh]
                  boot the image, run the suites, write TAP (stdout), JUnit, summary.json and
                  the serial log under DIR/<run>/ (DIR/latest points at it); every input is
                  checked before any work; exit 0 pass, 1 failures, 2 errors or interrupted
-  image build [--version V] [--next V2] [--out DIR] [--force] [--json]
-                 build the reference OS image(s), hostapp(s) and the busybox container image
+  image build [--version V] [--next V2] [--out DIR] [--force] [--production] [--json]
+                 build the reference OS image(s), hostapp(s) and the busybox container image;
+                 --production also makes each version's production build (refos-V-prod.img)
   boot [--board B] [--image IMG] [--console] [--json]
                  boot to a shell, print the timeline, keep the DUT until Ctrl-C
                  (--console attaches the terminal to the serial line; Ctrl-] detaches)
@@ -37,7 +39,10 @@ commands:
 
   --board takes a name from boards/ or a path (default qemu-x86_64); --accel overrides its
   qemu.accel (auto probes KVM once per host and falls back to TCG; kvm fails if KVM does not work);
-  without --image the reference image is built (cached) and used. Farm and virtual boards
+  without --image the reference image is built (cached) and used. --login (run, boot, exec):
+  how the boot is detected and the DUT logged in to: a shell on the serial console, or SSH
+  alone (a new boot id answering); auto takes SSH for an image whose config.json has
+  developmentMode false (production: no console shell). Farm and virtual boards
   (e.g. boards/virtual-x86_64.yaml) are leased by run, boot and exec: a board another run holds
   is refused naming the holder, or waited for up to --wait seconds.
 `;

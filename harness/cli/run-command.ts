@@ -16,7 +16,7 @@ import { progressPrinter } from '../../images/builder/steps.ts';
 import { inspectHostapp } from '../../images/inspect/hostapp.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
 import { parseCommandArgs } from './args.ts';
-import { accelOption, bootTimeoutMs, runId as newRunId, timelinePrinter } from './dut-session.ts';
+import { accelOption, bootTimeoutMs, loginOption, runId as newRunId, timelinePrinter } from './dut-session.ts';
 import { interruptedBy } from './signals.ts';
 import { takeBoard, waitMs } from './take-board.ts';
 import { writeProgressPrinter } from '../storage/progress.ts';
@@ -46,6 +46,7 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
     'boot-timeout': { type: 'string', default: '360' },
     accel: { type: 'string' },
     wait: { type: 'string' },
+    login: { type: 'string', default: 'auto' },
   });
   const bootTimeout = bootTimeoutMs(values['boot-timeout']);
   const accelOverride = accelOption(values.accel);
@@ -58,6 +59,7 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
   const knownFlaky = (config.knownFlaky ?? []).map((p, i) => toRegExp(p, `${values.config}: knownFlaky[${i}]`));
   const loaded = await loadBoard(values.board);
   const given = await checkImages(values.image, values['next-hostapp'], values['current-hostapp']);
+  const login = loginOption(values.login, given?.developmentMode);
   const runId = newRunId();
   // Last of the checks: a leased board is waited for (or refused) before any report exists.
   const taken = await takeBoard(loaded, {
@@ -94,6 +96,7 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
       image: images.image,
       media,
       bootTimeoutMs: bootTimeout,
+      login,
       root: path.join(reportsDir, 'dut'),
       ...(accelOverride ? { accel: accelOverride } : {}),
       onWriteProgress: writeProgressPrinter(),
@@ -139,10 +142,12 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
 /**
  * What the bound board and the images offer; tests that need more are
  * skipped with the reason. Every board has power to cut, so a hard reset
- * (a reset line, or a power cycle where there is none).
+ * (a reset line, or a power cycle where there is none); a console shell only
+ * when the DUT is logged in to there.
  */
 function featuresOf(dut: Dut, images: RunImages): Set<Feature> {
-  const features = new Set<Feature>(['serial', 'hard-reset']);
+  const features = new Set<Feature>(['hard-reset']);
+  if (dut.login === 'console') features.add('serial');
   if (dut.board.network) features.add('ssh');
   if (images.nextHostapp) features.add('hup');
   return features;
@@ -154,7 +159,7 @@ function featuresOf(dut: Dut, images: RunImages): Set<Feature> {
  * the files themselves (os-release inside them), so the hup suite knows
  * which update is which on an image dutlab did not build.
  */
-async function checkImages(image?: string, nextHostapp?: string, currentHostapp?: string): Promise<RunImages | undefined> {
+async function checkImages(image?: string, nextHostapp?: string, currentHostapp?: string): Promise<(RunImages & { developmentMode?: boolean }) | undefined> {
   if (!image) {
     if (nextHostapp || currentHostapp) throw new ConfigError(nextHostapp ? '--next-hostapp' : '--current-hostapp', 'needs --image: the reference image brings its own hostapps');
     return undefined;
@@ -169,6 +174,7 @@ async function checkImages(image?: string, nextHostapp?: string, currentHostapp?
     ...(os.version ? { version: os.version } : {}),
     ...(next ? { nextHostapp: next.path, ...(next.version ? { nextVersion: next.version } : {}) } : {}),
     ...(current ? { currentHostapp: current.path } : {}),
+    ...(os.developmentMode !== undefined ? { developmentMode: os.developmentMode } : {}),
   };
 }
 

@@ -23,8 +23,9 @@ type Factory<K extends NetworkConfig['kind']> = (config: Extract<NetworkConfig, 
 const STEP = 'network endpoint';
 
 const FACTORIES: { [K in NetworkConfig['kind']]: Factory<K> } = {
-  static: (config) => ({ endpoint: async () => ({ host: config.host, port: config.port }) }),
+  static: (config) => ({ asksConsole: false, endpoint: async () => ({ host: config.host, port: config.port }) }),
   'dhcp-leases': (config, board, options) => ({
+    asksConsole: false,
     endpoint: (_ask, signal) =>
       poll(
         async () => {
@@ -39,6 +40,7 @@ const FACTORIES: { [K in NetworkConfig['kind']]: Factory<K> } = {
   console: (config, board, options) => {
     const command = `ip -4 -o addr show scope global${config.interface ? ` dev ${config.interface}` : ''}`;
     return {
+      asksConsole: true,
       endpoint: (ask, signal) => {
         let said = '';
         return poll(

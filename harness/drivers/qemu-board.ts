@@ -102,6 +102,7 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     ...(board.qemu.network === 'user'
       ? {
           network: {
+            asksConsole: false,
             async endpoint() {
               if (instance?.sshPort === undefined) throw new DutError('ssh-unreachable', 'QEMU is not running: no forwarded SSH port', { dut: board.name, step: 'ssh endpoint' });
               return { host: '127.0.0.1', port: instance.sshPort };

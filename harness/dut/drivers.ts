@@ -79,6 +79,8 @@ export interface NetworkDriver {
    * with `ask` (runs a shell command, resolves with its stdout).
    */
   endpoint(ask: (command: string) => Promise<string>, signal?: AbortSignal): Promise<NetworkEndpoint>;
+  /** endpoint() asks the DUT over its console: no use for a DUT reached over SSH alone. */
+  readonly asksConsole: boolean;
 }
 
 /** Files the board carries as read-only media (a QEMU extra disk, a USB stick on a farm). */

@@ -13,6 +13,13 @@ import { Timeline, type TimelineEntry } from './timeline.ts';
 
 export type TransportKind = 'serial' | 'ssh';
 
+/**
+ * Where the harness finds out that the OS booted and logs in: a shell on the
+ * serial console (development images), or SSH alone, answering with a new
+ * kernel boot id (production images: the console stays silent).
+ */
+export type LoginVia = 'console' | 'ssh';
+
 export interface ExecResult extends TransportExecResult {
   transport: TransportKind;
 }
@@ -64,6 +71,8 @@ export interface DutOptions {
   config?: Record<string, unknown>;
   /** How long SSH is dialled after a boot before the DUT is diagnosed over serial. Default 120 s. */
   sshDialMs?: number;
+  /** Default console. `ssh` needs the run key and a board network. */
+  login?: LoginVia;
   /** Told how writing the medium goes (a farm board's SD card takes minutes). */
   onWriteProgress?: (progress: WriteProgress) => void;
 }
@@ -75,6 +84,7 @@ export interface DutOptions {
  */
 export class Dut {
   readonly name: string;
+  readonly login: LoginVia;
   readonly timeline = new Timeline();
   readonly transcript: Transcript;
   private readonly actor: Actor<typeof lifecycle>;
@@ -101,6 +111,17 @@ export class Dut {
     this.name = board.name;
     this.transcript = new Transcript({ logFile: path.join(options.dir, 'console.jsonl') });
     this.runKey = options.ssh === false ? undefined : generateRunKey(`dutlab-${board.name}`);
+    this.login = options.login ?? 'console';
+    if (this.login === 'ssh') {
+      const missing = !board.network
+        ? 'a board network: the board file has none'
+        : board.network.asksConsole
+          ? 'a network address known without a console shell (a static address or DHCP leases; the board asks the DUT over its console)'
+          : !this.runKey
+            ? 'the run key (ssh: false was given)'
+            : undefined;
+      if (missing) throw new DutError('config', `login over SSH needs ${missing}`, { dut: board.name, step: 'login' });
+    }
     const bootTimeoutMs = options.bootTimeoutMs ?? 6 * 60_000;
     const machine = lifecycle.provide({
       actors: {
@@ -264,6 +285,13 @@ export class Dut {
    * broken update the bootloader must fall back from).
    */
   async reboot(options: RebootOptions = {}): Promise<void> {
+    if (this.login === 'ssh' && (options.kernelBoots ?? 1) > 1) {
+      // Refused here, not in the lifecycle: a failed reboot there would be power-cycled.
+      throw new DutError('config', `counting ${options.kernelBoots} kernel boots needs the kernel's messages on the serial console; this DUT is reached over SSH alone`, {
+        dut: this.name,
+        step: 'reboot',
+      });
+    }
     await this.request((reply) => {
       this.rebootOptions = options;
       return { type: 'REBOOT', reply };
@@ -412,6 +440,8 @@ export class Dut {
    * and would pass for the new boot's.
    */
   private async newKernelBoot(after: string, boardRestartedAt?: number): Promise<void> {
+    // A silent console shows no banner: the boot id over SSH tells the new boot (waitForShell).
+    if (this.login === 'ssh') return;
     const step = `${after}: wait for a new kernel boot`;
     const console = this.requireConsole();
     await this.board.whileAlive(console.expect([KERNEL_BANNER], { timeoutMs: 120_000, step, reset: 'allow' })).catch((error: unknown) => {
@@ -439,11 +469,52 @@ export class Dut {
   }
 
   private async waitForShell(timeoutMs: number, step: string): Promise<void> {
+    if (this.login === 'ssh') return this.waitForSshBoot(timeoutMs, step);
     this.shell = await this.board.whileAlive(login(this.requireConsole(), { timeoutMs, step }));
     this.serial = new SerialTransport({ shell: this.shell, dut: this.name, note: (text) => this.transcript.info(text) });
     this.sshDown = undefined;
     const id = await this.serial.exec(BOOT_ID, { timeoutMs: 30_000, step: `${step}: boot id` });
     this.bootId = id.exitCode === 0 ? id.stdout.trim() : undefined;
+  }
+
+  /**
+   * The boot is up once sshd answers with a boot id other than the last one
+   * seen: before a reboot takes sshd down, the old boot may still answer.
+   */
+  private async waitForSshBoot(timeoutMs: number, step: string): Promise<void> {
+    const previous = this.bootId;
+    const deadline = Date.now() + timeoutMs;
+    const endpoint = await this.sshEndpoint();
+    this.sshDown = undefined;
+    for (;;) {
+      const left = deadline - Date.now();
+      const ssh =
+        left > 0
+          ? await this.board
+              .whileAlive(SshTransport.connect({ ...endpoint, privateKey: (this.runKey as RunKey).privateKey, dut: this.name, deadlineMs: left, note: (text) => this.transcript.info(text) }))
+              .catch((error: unknown) => {
+                if (error instanceof DutError && error.kind === 'timeout') return undefined;
+                throw error;
+              })
+          : undefined;
+      if (!ssh) {
+        throw new DutError('timeout', `no${previous ? ' new' : ''} boot answered over SSH within ${Math.round(timeoutMs / 1000)} s${previous ? ` (the last boot id was ${previous})` : ''}`, {
+          dut: this.name,
+          step,
+          excerpt: this.requireConsole().recentText(),
+        });
+      }
+      const id = await ssh.exec(BOOT_ID, { timeoutMs: 30_000, step: `${step}: boot id` }).catch(() => undefined);
+      const bootId = id?.exitCode === 0 ? id.stdout.trim() : undefined;
+      if (bootId && bootId !== previous) {
+        this.ssh = ssh;
+        this.bootId = bootId;
+        this.transcript.info(`${step}: boot ${bootId} answers over SSH`);
+        return;
+      }
+      await ssh.close().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
   }
 
   private async transportFor(kind: TransportKind, signal: AbortSignal): Promise<Transport> {
@@ -562,6 +633,13 @@ export class Dut {
     this.rebootOptions = {};
     const console = this.requireConsole();
     console.expectReboot();
+    if (this.login === 'ssh') {
+      // Detached, so that the command returns before sshd goes down with the OS.
+      if (initiate) await (await this.transportFor('ssh', AbortSignal.timeout(180_000))).exec('(sleep 1; reboot) </dev/null >/dev/null 2>&1 &', { timeoutMs: 30_000, step: 'reboot' });
+      await this.dropSsh();
+      await this.waitForShell(bootTimeoutMs, 'reboot');
+      return;
+    }
     if (tolerateTraces) console.tolerateTraces(true);
     await this.dropSsh();
     try {

@@ -71,8 +71,8 @@ export default defineTests(
     title: 'a DUT whose sshd is gone',
     timeoutMs: 5 * 60_000,
     async run(t) {
-      // Debian's ssh.service stops only the listener; the live session is killed by hand.
-      await t.sh("systemctl stop ssh.service && pkill -KILL -f 'sshd: root' ; sleep 2", { transport: 'serial' });
+      // Stopping sshd.socket stops only the listener; the live session (its own sshd) is killed by hand.
+      await t.sh("systemctl stop sshd.socket && pkill -KILL -f 'sshd: root' ; sleep 2", { transport: 'serial' });
       await t.sh('echo still there');
     },
   },

@@ -3,7 +3,8 @@ import type { Dut } from '../dut/dut.ts';
 /**
  * What a suite can ask of a board and image. A test whose requirements are
  * not met is skipped with the reason, never failed.
- *   serial: a serial console (every board dutlab drives has one)
+ *   serial: a shell and the kernel's messages on the serial console (not on
+ *           a production image, reached over SSH alone)
  *   ssh:    a network path to sshd on 22222
  *   hup:    a hostapp of the next OS version to update to
  *   hard-reset: power can be cut without the OS's consent

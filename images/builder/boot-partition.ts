@@ -46,7 +46,8 @@ export async function buildBootPartition(recipe: Recipe, bootFiles: string, outp
   const grubenv = path.join(workDir, 'grubenv');
   await tool('grub-editenv', [grubenv, 'create']);
   // resin_root_part is a partition number, as balenaOS's hooks write it: 2 is resin-rootA.
-  await tool('grub-editenv', [grubenv, 'set', 'resin_root_part=2', 'upgrade_available=0', 'bootcount=0']);
+  // os_console=serial: a development build's kernel talks on the serial line (the production variant unsets it).
+  await tool('grub-editenv', [grubenv, 'set', 'resin_root_part=2', 'upgrade_available=0', 'bootcount=0', 'os_console=serial']);
   const configJson = path.join(workDir, 'config.json');
   await writeFile(configJson, `${JSON.stringify(defaultConfigJson(recipe), null, 2)}\n`);
   const lines: string[] = [];

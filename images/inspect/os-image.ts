@@ -2,7 +2,7 @@ import { ConfigError } from '../../harness/errors.ts';
 import { readGpt, type Gpt, type GptPartition } from './gpt.ts';
 import { formatPair, openInput, type InputFile } from './input-file.ts';
 import { osReleaseVersion } from './os-release.ts';
-import { readExtFile, readHostappFile, readGrubenv } from './partition-files.ts';
+import { readConfigJson, readExtFile, readHostappFile, readGrubenv } from './partition-files.ts';
 
 export interface OsImagePartition {
   label: string;
@@ -20,6 +20,8 @@ export interface OsImageFacts {
   version?: string;
   /** The label of the root grubenv selects. */
   activeRoot?: string;
+  /** config.json's developmentMode, when it has one: a production image gives no shell on its console. */
+  developmentMode?: boolean;
 }
 
 const BOOT_LABELS = ['resin-boot', 'balena-boot'];
@@ -52,6 +54,7 @@ export async function inspectOsImage(file: string, flag = '--image'): Promise<Os
     osRelease ??= (await readHostappFile(input.path, root!.startBytes, file)) ?? (await readExtFile(input.path, root!.startBytes, file));
   }
 
+  const developmentMode = (await readConfigJson(input.path, boot.startBytes))?.['developmentMode'];
   return {
     path: input.path,
     sizeBytes: input.sizeBytes,
@@ -59,6 +62,7 @@ export async function inspectOsImage(file: string, flag = '--image'): Promise<Os
     bootPartition: boot.label,
     version: osRelease === undefined ? undefined : osReleaseVersion(osRelease),
     activeRoot: root?.label,
+    ...(typeof developmentMode === 'boolean' ? { developmentMode } : {}),
   };
 }
 

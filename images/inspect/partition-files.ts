@@ -47,6 +47,18 @@ export async function readGrubenv(image: string, offsetBytes: number): Promise<R
   return env;
 }
 
+/** The boot partition's config.json, parsed; undefined when it is missing or not JSON. */
+export async function readConfigJson(image: string, offsetBytes: number): Promise<Record<string, unknown> | undefined> {
+  const result = await run('mtype', ['-i', `${image}@@${offsetBytes}`, '::config.json'], { MTOOLS_SKIP_CHECK: '1' });
+  if (!result.ok) return undefined;
+  try {
+    const config: unknown = JSON.parse(result.stdout);
+    return config && typeof config === 'object' && !Array.isArray(config) ? (config as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * One request to debugfs on the ext filesystem at `offsetBytes`. debugfs
  * reports most failures on stderr with exit status 0, so any stderr line

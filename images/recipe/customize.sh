@@ -8,6 +8,7 @@ root=$1
 
 # Mount points (git keeps no empty folders, so they are made here).
 mkdir -p "$root/mnt/boot" "$root/mnt/state" "$root/mnt/data" "$root/mnt/sysroot/active" "$root/mnt/sysroot/inactive" "$root/var/log/journal" "$root/var/volatile"
+install -d -m 700 "$root/root/.ssh"
 
 kver=$(ls "$root/usr/lib/modules")
 for tree in $TRIM_MODULES; do rm -rf "$root/usr/lib/modules/$kver/kernel/$tree"; done

@@ -8,6 +8,8 @@ const ROLLBACK_TEST_MS = 30 * 60_000;
 export default defineTests(
   {
     title: 'rollback-health: an update whose engine is broken rolls back to the old root',
+    // The boots on the way are counted by their kernel banners on the console.
+    requires: { features: ['serial'] },
     timeoutMs: ROLLBACK_TEST_MS,
     async run(t) {
       const before = await currentState(t);
@@ -39,6 +41,8 @@ export default defineTests(
   },
   {
     title: 'rollback-altboot: an update whose init is gone falls back through the bootloader',
+    // The boots on the way are counted by their kernel banners on the console.
+    requires: { features: ['serial'] },
     timeoutMs: ROLLBACK_TEST_MS,
     async run(t) {
       const before = await currentState(t);

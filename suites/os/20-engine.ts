@@ -47,8 +47,9 @@ export default defineTests(
       await t.waitUntil(`test "$(balena-engine inspect -f '{{.State.Health.Status}}' ${name})" = healthy`, { timeoutMs: 60_000, what: 'healthy' });
       await t.sh(`balena-engine exec ${name} rm /tmp/healthy`);
       await t.waitUntil(`test "$(balena-engine inspect -f '{{.State.Health.Status}}' ${name})" = unhealthy`, { timeoutMs: 60_000, what: 'unhealthy' });
+      // --until is in whole seconds: one past now, so this second's events are in (the engine waits for it).
       const events = await t.sh(
-        `balena-engine events --since ${since} --until "$(date +%s)" --filter container=${name} --filter event=health_status --format '{{.Status}}'`,
+        `balena-engine events --since ${since} --until "$(($(date +%s) + 1))" --filter container=${name} --filter event=health_status --format '{{.Status}}'`,
       );
       const statuses = events.split('\n');
       const healthy = statuses.indexOf('health_status: healthy');

@@ -30,3 +30,17 @@ running_is() {
 	[ -n "$dev" ] || die "nothing is mounted at /mnt/sysroot/active"
 	[ "$1" = "$(part_index "$dev")" ] || [ "$1" = "$(part_letter "$dev")" ]
 }
+
+CONFIG_JSON="$BOOT_DIR/config.json"
+DEVELOPMENT_FLAG=/var/volatile/development-features
+# A value of config.json by jq filter; empty when unset, false, or unreadable.
+config_get() { jq -r "$1 // empty" "$CONFIG_JSON" 2>/dev/null; }
+# In development mode, (re)writes the flag file with the development options
+# of sshd (passwordless root unless os.sshKeys is set) and of the engine (TCP
+# 2375); fails in production mode.
+development_flag() {
+	[ "$(config_get '.developmentMode')" = true ] || return 1
+	sshd="-f /etc/ssh/sshd_config_development"
+	[ -n "$(config_get '.os.sshKeys // [] | .[]')" ] && sshd="$sshd -o PasswordAuthentication=no"
+	printf "SSHD_OPTS='%s'\nBALENA_DEVELOPMENT_ARGS='-H tcp://0.0.0.0:2375'\n" "$sshd" > "$DEVELOPMENT_FLAG"
+}
