@@ -49,13 +49,26 @@ export interface ImageManifest {
   manifest: string;
 }
 
+/** A version built only as a hostapp tarball (an update to stage): refos-V.hostapp.json beside it. */
+export interface HostappManifest {
+  name: string;
+  version: string;
+  key: string;
+  builtAt: string;
+  hostapp: Artifact;
+  manifest: string;
+}
+
 export interface BuildResult {
   versions: ImageManifest[];
+  hostapps: HostappManifest[];
   busybox: Artifact;
 }
 
 export interface BuildOptions {
   versions?: string[];
+  /** Versions wanted only as hostapp tarballs, to update to: no root filesystem, disk image or build VM. */
+  hostapps?: string[];
   outDir?: string;
   force?: boolean;
   /** Also make each version's production build. */
@@ -72,7 +85,8 @@ const VERSION_PATTERN = /^[0-9A-Za-z][0-9A-Za-z.+_-]*$/;
  */
 export async function buildImages(options: BuildOptions = {}): Promise<BuildResult> {
   const versions = options.versions ?? [DEFAULT_VERSION];
-  for (const v of versions) {
+  const hostappVersions = (options.hostapps ?? []).filter((v) => !versions.includes(v));
+  for (const v of [...versions, ...hostappVersions]) {
     if (!VERSION_PATTERN.test(v)) throw new ConfigError('--version', `"${v}" is not a version string (letters, digits, . + _ -)`);
   }
   const outDir = path.resolve(options.outDir ?? DEFAULT_OUT_DIR);
@@ -106,7 +120,12 @@ export async function buildImages(options: BuildOptions = {}): Promise<BuildResu
     built.push(options.production ? await withProduction(manifest, cacheDir, steps) : manifest);
   }
 
-  return { versions: built, busybox: await busyboxImage(outDir, steps, !!options.force) };
+  const hostapps: HostappManifest[] = [];
+  for (const version of hostappVersions) {
+    hostapps.push(await buildHostappOnly({ recipe, recipeDir, baseTar, baseKey, version, outDir, cacheDir, steps, force: !!options.force }));
+  }
+
+  return { versions: built, hostapps, busybox: await busyboxImage(outDir, steps, !!options.force) };
 }
 
 /**
@@ -146,7 +165,7 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
   const key = hashParts([b.baseKey, version]).slice(0, 16);
   const stem = path.join(outDir, `${recipe.name}-${version}`);
   const manifestPath = `${stem}.json`;
-  const cached = await readManifest(manifestPath);
+  const cached = await readJson<ImageManifest>(manifestPath);
   if (cached && cached.key === key && !b.force && (await artifactsIntact(cached))) {
     steps.cached(`${recipe.name} ${version}`);
     if (await intact(cached.bmap)) return cached;
@@ -162,20 +181,7 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
   await mkdir(work, { recursive: true });
   try {
     const tree = path.join(work, 'root');
-    await steps.run(`${version}: root tree, boot files, identity and fingerprint`, () =>
-      prepareRootTree(recipe, b.baseTar, version, tree, (dir) => buildBootFiles(recipe, b.recipeDir, path.join(dir, BOOT_FILES_DIR))),
-    );
-    const hostappPath = `${stem}.hostapp.tar`;
-    await steps.run(`${version}: hostapp tarball`, async () => {
-      const layer = path.join(work, 'layer.tar');
-      await tarTree(tree, layer);
-      await writeAtomically(hostappPath, (partial) =>
-        writeDockerArchive(partial, layer, [
-          { repoTag: `${recipe.name}:${version}`, config: { Cmd: ['/sbin/init'], Labels: { 'io.balena.image.class': 'hostapp' } } },
-        ]),
-      );
-      await rm(layer, { force: true });
-    });
+    const hostappPath = await buildHostapp(b, tree, work);
     const parts = path.join(work, 'parts');
     await mkdir(parts);
     const p = recipe.partitions;
@@ -228,6 +234,49 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
   }
 }
 
+/** The OS tree into `tree` and its hostapp tarball (refos-V.hostapp.tar), whose path this returns. */
+async function buildHostapp(b: VersionBuild, tree: string, work: string): Promise<string> {
+  const { recipe, version, steps } = b;
+  await steps.run(`${version}: root tree, boot files, identity and fingerprint`, () =>
+    prepareRootTree(recipe, b.baseTar, version, tree, (dir) => buildBootFiles(recipe, b.recipeDir, path.join(dir, BOOT_FILES_DIR))),
+  );
+  const hostappPath = path.join(b.outDir, `${recipe.name}-${version}.hostapp.tar`);
+  await steps.run(`${version}: hostapp tarball`, async () => {
+    const layer = path.join(work, 'layer.tar');
+    await tarTree(tree, layer);
+    await writeAtomically(hostappPath, (partial) =>
+      writeDockerArchive(partial, layer, [
+        { repoTag: `${recipe.name}:${version}`, config: { Cmd: ['/sbin/init'], Labels: { 'io.balena.image.class': 'hostapp' } } },
+      ]),
+    );
+    await rm(layer, { force: true });
+  });
+  return hostappPath;
+}
+
+async function buildHostappOnly(b: VersionBuild): Promise<HostappManifest> {
+  const { recipe, version, steps } = b;
+  const key = hashParts([b.baseKey, version]).slice(0, 16);
+  const manifestPath = path.join(b.outDir, `${recipe.name}-${version}.hostapp.json`);
+  const cached = await readJson<HostappManifest>(manifestPath);
+  if (cached && cached.key === key && !b.force && (await intact(cached.hostapp))) {
+    steps.cached(`${recipe.name} ${version} hostapp`);
+    return cached;
+  }
+  await rm(manifestPath, { force: true });
+  const work = path.join(b.cacheDir, `work-hostapp-${version}-${process.pid}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  try {
+    const hostappPath = await buildHostapp(b, path.join(work, 'root'), work);
+    const manifest: HostappManifest = { name: recipe.name, version, key, builtAt: new Date().toISOString(), hostapp: await artifact(hostappPath), manifest: manifestPath };
+    await writeManifest(manifest);
+    return manifest;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 /** The manifest with its production build, made from the development image unless already there. */
 async function withProduction(manifest: ImageManifest, cacheDir: string, steps: Steps): Promise<ImageManifest> {
   const { version } = manifest;
@@ -262,7 +311,7 @@ async function blockMap(imagePath: string, version: string, steps: Steps): Promi
   return artifact(bmapPath);
 }
 
-async function writeManifest(manifest: ImageManifest): Promise<void> {
+async function writeManifest(manifest: ImageManifest | HostappManifest): Promise<void> {
   await writeAtomically(manifest.manifest, (partial) => writeFile(partial, `${JSON.stringify(manifest, null, 2)}\n`));
 }
 
@@ -277,9 +326,9 @@ async function artifact(file: string): Promise<Artifact> {
   return { path: file, size: (await stat(file)).size, sha256: await sha256File(file) };
 }
 
-async function readManifest(file: string): Promise<ImageManifest | undefined> {
+async function readJson<T>(file: string): Promise<T | undefined> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as ImageManifest;
+    return JSON.parse(await readFile(file, 'utf8')) as T;
   } catch {
     return undefined;
   }

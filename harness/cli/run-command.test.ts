@@ -36,13 +36,13 @@ async function latestRun(reports: string): Promise<string> {
 test.serial('dutlab run on the virtual board, a foreign image and hostapp: the suites pass through the physical drivers, reports are complete, a second run on the leased board is refused', async (t) => {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'));
   // Copies under other names: the versions must come from the files themselves; the block map goes along, as a vendor ships it.
-  const built = await buildImages({ versions: ['1.0.0', '1.0.1'] });
+  const built = await buildImages({ versions: ['1.0.0'], hostapps: ['1.0.1'] });
   const foreign = await mkdtemp(path.join(tmpdir(), 'dutlab-foreign-'));
   const image = path.join(foreign, 'some-os.img');
   const hostapp = path.join(foreign, 'next-os.tar');
   await execa('cp', ['--sparse=always', built.versions[0]?.image.path ?? '', image]);
   await execa('cp', [built.versions[0]?.bmap.path ?? '', path.join(foreign, 'some-os.bmap')]);
-  await execa('cp', [built.versions[1]?.hostapp.path ?? '', hostapp]);
+  await execa('cp', [built.hostapps[0]?.hostapp.path ?? '', hostapp]);
   t.teardown(() => rm(foreign, { recursive: true, force: true }));
   const args = ['run', '--board', 'boards/virtual-x86_64.yaml', '--image', image, '--next-hostapp', hostapp, '--suite', 'os,hup', '--grep', CI_SUBSET];
   const first = execa('node', [dutlab, ...args, '--reports', reports], { reject: false, timeout: 40 * 60_000, buffer: { stdout: true, stderr: true } });

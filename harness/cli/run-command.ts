@@ -186,8 +186,10 @@ async function withBusybox(images: RunImages): Promise<RunImages> {
 
 /** The reference image and its hostapps, built if missing. */
 async function referenceImages(): Promise<RunImages> {
-  const built = await buildImages({ versions: [DEFAULT_VERSION, DEFAULT_NEXT_VERSION], onStep: progressPrinter() });
-  const [current, next] = built.versions;
+  // The next version is only an update to stage: its hostapp, no disk image.
+  const built = await buildImages({ versions: [DEFAULT_VERSION], hostapps: [DEFAULT_NEXT_VERSION], onStep: progressPrinter() });
+  const [current] = built.versions;
+  const [next] = built.hostapps;
   if (!current || !next) throw new ConfigError('dutlab run', 'the reference images were not built');
   return {
     image: current.image.path,
