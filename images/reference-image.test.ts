@@ -95,7 +95,9 @@ test.serial('a production build boots silent on the serial line, is reached over
   await setMode(true);
   await until('a getty on ttyS0', 'systemctl is-active -q serial-getty@ttyS0.service');
   await until('the engine on TCP 2375', 'balena-engine -H tcp://127.0.0.1:2375 version >/dev/null 2>&1');
-  t.true(await passwordless(), 'development mode admits root without a password');
+  // balenaOS's rule: development sshd, but with os.sshKeys set (the run key is) no passwordless login.
+  t.regex(await sh('cat /var/volatile/development-features'), /^SSHD_OPTS='-f \/etc\/ssh\/sshd_config_development -o PasswordAuthentication=no'$/m);
+  t.false(await passwordless(), 'development mode with os.sshKeys set still wants a key');
   await setMode(false);
   await until('no getty', '! systemctl is-active -q serial-getty@ttyS0.service');
   await until('no engine on TCP 2375', '! balena-engine -H tcp://127.0.0.1:2375 version >/dev/null 2>&1');
