@@ -129,4 +129,22 @@ export default defineTests(
       assert.ok(problems.length === 0, problems.join('\n'));
     },
   },
+  {
+    title: 'removing remove_me_to_reset wipes engine data and persistent state at the next boot, and the flags come back',
+    timeoutMs: REBOOT_TEST_MS,
+    async run(t) {
+      await t.sh('test -e /mnt/data/remove_me_to_reset && test -e /mnt/state/remove_me_to_reset');
+      await waitForEngine(t);
+      await t.sh('balena-engine volume create dutlab-reset-probe >/dev/null && mkdir -p /mnt/state/root-overlay/dutlab-probe');
+      t.teardown(() => t.dut.exec('balena-engine volume rm -f dutlab-reset-probe; rm -rf /mnt/state/root-overlay/dutlab-probe'));
+      await t.sh('rm /mnt/data/remove_me_to_reset /mnt/state/remove_me_to_reset && sync');
+      await t.dut.reboot();
+      await t.sh('test -e /mnt/data/remove_me_to_reset && test -e /mnt/state/remove_me_to_reset');
+      await waitForEngine(t);
+      assert.equal(await t.sh('balena-engine volume ls -q'), '', 'no volume survives a data reset');
+      assert.equal(await t.sh('balena-engine images -q'), '', 'no image survives a data reset');
+      assert.equal((await t.dut.exec('test -e /mnt/state/root-overlay/dutlab-probe')).exitCode, 1, 'the state reset emptied root-overlay');
+      assert.equal((await t.dut.exec('test -d /mnt/state/root-overlay/var/lib/systemd')).exitCode, 0, 'bind-state seeded root-overlay again');
+    },
+  },
 );
