@@ -175,6 +175,8 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
     return completed;
   }
   await rm(manifestPath, { force: true }); // stale from here on, whatever happens next
+  // So is a production build made from the old image: nobody may boot it as this version's.
+  await Promise.all([`${stem}-prod.img`, `${stem}-prod.bmap`].map((file) => rm(file, { force: true })));
   const started = performance.now();
   const work = path.join(b.cacheDir, `work-${version}-${process.pid}`);
   await rm(work, { recursive: true, force: true });

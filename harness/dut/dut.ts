@@ -633,16 +633,16 @@ export class Dut {
     this.rebootOptions = {};
     const console = this.requireConsole();
     console.expectReboot();
-    if (this.login === 'ssh') {
-      // Detached, so that the command returns before sshd goes down with the OS.
-      if (initiate) await (await this.transportFor('ssh', AbortSignal.timeout(180_000))).exec('(sleep 1; reboot) </dev/null >/dev/null 2>&1 &', { timeoutMs: 30_000, step: 'reboot' });
-      await this.dropSsh();
-      await this.waitForShell(bootTimeoutMs, 'reboot');
-      return;
-    }
     if (tolerateTraces) console.tolerateTraces(true);
-    await this.dropSsh();
     try {
+      if (this.login === 'ssh') {
+        // Detached, so that the command returns before sshd goes down with the OS.
+        if (initiate) await (await this.transportFor('ssh', AbortSignal.timeout(180_000))).exec('(sleep 1; reboot) </dev/null >/dev/null 2>&1 &', { timeoutMs: 30_000, step: 'reboot' });
+        await this.dropSsh();
+        await this.waitForShell(bootTimeoutMs, 'reboot');
+        return;
+      }
+      await this.dropSsh();
       // Not through the shell: the command never completes, the console goes down.
       if (initiate) await console.send('reboot\n');
       // Every boot prints the kernel banner once (firmware and bootloader
