@@ -1,12 +1,13 @@
-import test from 'ava';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import test, { type ExecutionContext } from 'ava';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../harness/errors.ts';
 import { loadRecipe, recipeDir } from './recipe.ts';
 
-async function recipeWith(edit: (text: string) => string): Promise<string> {
+async function recipeWith(t: ExecutionContext, edit: (text: string) => string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-recipe-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const text = await readFile(path.join(recipeDir, 'recipe.yaml'), 'utf8');
   await writeFile(path.join(dir, 'recipe.yaml'), edit(text));
   return dir;
@@ -21,14 +22,14 @@ test('the shipped recipe is valid and names the balenaOS partition set', async (
 });
 
 test('a bad recipe value is reported with file, line and field', async (t) => {
-  const dir = await recipeWith((text) => text.replace(/^ {2}root: \d+$/m, '  root: 12'));
+  const dir = await recipeWith(t, (text) => text.replace(/^ {2}root: \d+$/m, '  root: 12'));
   const error = await t.throwsAsync(loadRecipe(dir), { instanceOf: ConfigError });
   const line = (await readFile(path.join(dir, 'recipe.yaml'), 'utf8')).split('\n').findIndex((l) => l === '  root: 12') + 1;
   t.regex(error?.message ?? '', new RegExp(`recipe\\.yaml:${line}: partitions\\.root: must be >= 256 \\(got 12\\)`));
 });
 
 test('an unknown recipe key is reported with what is allowed', async (t) => {
-  const dir = await recipeWith((text) => `${text}\npackagez: [vim]\n`);
+  const dir = await recipeWith(t, (text) => `${text}\npackagez: [vim]\n`);
   const error = await t.throwsAsync(loadRecipe(dir), { instanceOf: ConfigError });
   t.regex(error?.message ?? '', /recipe\.yaml:\d+: packagez: unknown key \(allowed: name, suite/);
 });

@@ -7,6 +7,7 @@
  * full in the main job.
  */
 import test from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import { loadBoard } from '../harness/boards/index.ts';
 import { textOf } from '../harness/console/transcript.ts';
@@ -98,6 +99,20 @@ test.serial('a production build boots silent on the serial line, is reached over
   // balenaOS's rule: development sshd, but with os.sshKeys set (the run key is) no passwordless login.
   t.regex(await sh('cat /var/volatile/development-features'), /^SSHD_OPTS='-f \/etc\/ssh\/sshd_config_development -o PasswordAuthentication=no'$/m);
   t.false(await passwordless(), 'development mode with os.sshKeys set still wants a key');
+  // Without os.sshKeys the development sshd admits root with an empty password. The harness's
+  // session stays open meanwhile, and the keys go back even if the wait fails.
+  await sh(`cp /mnt/boot/config.json /tmp/config.keys.json && jq 'del(.os.sshKeys)' /tmp/config.keys.json > /tmp/config.json && cp /tmp/config.json /mnt/boot/config.json && sync`);
+  let opened = false;
+  try {
+    for (const deadline = Date.now() + 90_000; !(opened = await passwordless()) && Date.now() < deadline; ) await sleep(1000);
+    t.regex(await sh('cat /var/volatile/development-features'), /^SSHD_OPTS='-f \/etc\/ssh\/sshd_config_development'$/m);
+    t.is((await dut.exec('test -e /root/.ssh/authorized_keys')).exitCode, 1, 'no keys, no authorized_keys');
+  } finally {
+    await sh('cp /tmp/config.keys.json /mnt/boot/config.json && sync');
+  }
+  t.true(opened, 'development mode without os.sshKeys admits root with an empty password');
+  await until('the keys back, passwords off', "test -s /root/.ssh/authorized_keys && grep -q PasswordAuthentication=no /var/volatile/development-features");
+  t.false(await passwordless(), 'with the keys back, a key is needed again');
   await setMode(false);
   await until('no getty', '! systemctl is-active -q serial-getty@ttyS0.service');
   await until('no engine on TCP 2375', '! balena-engine -H tcp://127.0.0.1:2375 version >/dev/null 2>&1');

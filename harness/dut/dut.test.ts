@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadBoard } from '../boards/index.ts';
@@ -65,6 +65,7 @@ test.serial('20 commands over SSH keep stdout, stderr and exit codes apart', asy
 
 test.serial('files travel both ways over SSH and over the serial line, verified', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-files-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const big = path.join(dir, 'big.bin');
   const small = path.join(dir, 'small.bin');
   await writeFile(big, randomBytes(4 << 20));

@@ -1,5 +1,5 @@
-import test from 'ava';
-import { mkdtemp, mkdir, readFile, symlink, writeFile, readdir, chmod } from 'node:fs/promises';
+import test, { type ExecutionContext } from 'ava';
+import { mkdtemp, mkdir, readFile, symlink, writeFile, readdir, chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -12,7 +12,12 @@ import { Steps, type StepEvent } from './steps.ts';
 import { tool } from './tool.ts';
 import { ToolError } from '../../harness/errors.ts';
 
-const temp = () => mkdtemp(path.join(tmpdir(), 'dutlab-builder-'));
+/** A scratch folder removed when the test ends. */
+async function temp(t: ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-builder-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 test('partitions are packed from 1 MiB in order and named by label', (t) => {
   const parts = [
@@ -30,7 +35,7 @@ test('partitions are packed from 1 MiB in order and named by label', (t) => {
 });
 
 test('a disk assembled from partition files has them at the GPT offsets, by name', async (t) => {
-  const dir = await temp();
+  const dir = await temp(t);
   const a = path.join(dir, 'a.bin');
   const b = path.join(dir, 'b.bin');
   await writeFile(a, Buffer.alloc(1024 * 1024, 0x41));
@@ -66,7 +71,7 @@ test('os identity files carry the balenaOS fields for the version', async (t) =>
 });
 
 test('the fingerprint lists regular files with md5s, skips mutable paths, and md5sum -c accepts it', async (t) => {
-  const root = await temp();
+  const root = await temp(t);
   await mkdir(path.join(root, 'usr/bin'), { recursive: true });
   await mkdir(path.join(root, 'var/log'), { recursive: true });
   await mkdir(path.join(root, 'etc'), { recursive: true });
@@ -91,7 +96,7 @@ test('the fingerprint lists regular files with md5s, skips mutable paths, and md
 });
 
 test('the tree hash changes with content, mode and link targets', async (t) => {
-  const root = await temp();
+  const root = await temp(t);
   await writeFile(path.join(root, 'f'), 'one');
   await symlink('f', path.join(root, 'l'));
   const first = await hashTree(root);
@@ -104,7 +109,7 @@ test('the tree hash changes with content, mode and link targets', async (t) => {
 });
 
 test('a failed atomic write leaves neither the target nor the partial file', async (t) => {
-  const dir = await temp();
+  const dir = await temp(t);
   const target = path.join(dir, 'artifact.img');
   await t.throwsAsync(
     writeAtomically(target, async (partial) => {
