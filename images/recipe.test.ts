@@ -1,13 +1,12 @@
 import test, { type ExecutionContext } from 'ava';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../harness/errors.ts';
+import { tempDir } from '../harness/testing/temp-dir.ts';
 import { loadRecipe, recipeDir } from './recipe.ts';
 
 async function recipeWith(t: ExecutionContext, edit: (text: string) => string): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-recipe-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'recipe');
   const text = await readFile(path.join(recipeDir, 'recipe.yaml'), 'utf8');
   await writeFile(path.join(dir, 'recipe.yaml'), edit(text));
   return dir;

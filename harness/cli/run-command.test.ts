@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildImages } from '../../images/build.ts';
+import { keepIfFailed } from '../testing/temp-dir.ts';
 import { haveXsd, junitXsd, xmllint } from '../report/testing/fixtures.ts';
 
 const dutlab = path.resolve('bin/dutlab.js');
@@ -35,6 +36,7 @@ async function latestRun(reports: string): Promise<string> {
 
 test.serial('dutlab run on the virtual board, a foreign image and hostapp: the suites pass through the physical drivers, reports are complete, a second run on the leased board is refused', async (t) => {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'));
+  t.teardown(() => keepIfFailed(t, reports));
   // Copies under other names: the versions must come from the files themselves; the block map goes along, as a vendor ships it.
   const built = await buildImages({ versions: ['1.0.0'], hostapps: ['1.0.1'] });
   const foreign = await mkdtemp(path.join(tmpdir(), 'dutlab-foreign-'));

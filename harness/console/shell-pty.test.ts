@@ -4,7 +4,7 @@
  * Debian-style coloured prompt and title-setting PROMPT_COMMAND), dash, and
  * busybox ash, each with its own line editor, echo and prompt habits.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
@@ -20,6 +20,7 @@ writeFileSync(BASHRC, String.raw`PS1='\[\e[01;32m\]\u@\h\[\e[00m\]:\[\e[01;34m\]
 PROMPT_COMMAND='echo -ne "\033]0;\u@\h: \w\007"'
 alias ls='ls --color=auto'
 `);
+test.after.always(() => rmSync(BASHRC, { force: true }));
 
 const SHELLS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['bash', ['bash', '--noprofile', '--rcfile', BASHRC, '-i']],

@@ -1,7 +1,7 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
+import { tempDir } from '../testing/temp-dir.ts';
 import { textOf, Transcript } from './transcript.ts';
 
 test('keeps target, input and info apart, with timestamps', (t) => {
@@ -55,7 +55,7 @@ test('since(mark) and slice(from, to) select what a test step saw', (t) => {
 });
 
 test('mirrors entries to a log file, appending, one JSON object a line', async (t) => {
-  const file = join(await mkdtemp(join(tmpdir(), 'dutlab-transcript-')), 'console.jsonl');
+  const file = join(await tempDir(t, 'transcript'), 'console.jsonl');
   await writeFile(file, '{"earlier":true}\n');
   const transcript = new Transcript({ logFile: file });
   transcript.target(Buffer.from('\x1b[1mhi\r\n'));

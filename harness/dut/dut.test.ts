@@ -8,11 +8,11 @@
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadBoard } from '../boards/index.ts';
 import { buildImages } from '../../images/build.ts';
+import { tempDir } from '../testing/temp-dir.ts';
 import { createDut } from './create.ts';
 import type { Dut } from './dut.ts';
 
@@ -64,8 +64,7 @@ test.serial('20 commands over SSH keep stdout, stderr and exit codes apart', asy
 });
 
 test.serial('files travel both ways over SSH and over the serial line, verified', async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-files-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'files');
   const big = path.join(dir, 'big.bin');
   const small = path.join(dir, 'small.bin');
   await writeFile(big, randomBytes(4 << 20));

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { keepIfFailed } from '../testing/temp-dir.ts';
 import { haveXsd, junitXsd, xmllint, xpathString } from '../report/testing/fixtures.ts';
 
 const dutlab = path.resolve('bin/dutlab.js');
@@ -20,6 +21,7 @@ interface Summary {
 
 test.serial('every provoked fault gets its verdict and cause, and the DUT comes back for the next test', async (t) => {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-faults-'));
+  t.teardown(() => keepIfFailed(t, reports));
   const result = await execa('node', [dutlab, 'run', '--suite', 'harness/faults', '--reports', reports], { reject: false, timeout: 40 * 60_000 });
   const runs = (await readdir(reports)).filter((d) => d !== 'latest').sort();
   const dir = path.join(reports, runs.at(-1) ?? '');

@@ -5,8 +5,7 @@
  */
 import test from 'ava';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transcript } from '../console/transcript.ts';
 import type { Dut } from '../dut/dut.ts';
@@ -14,6 +13,7 @@ import type { Fault } from '../dut/dut.ts';
 import { abortReason, DutError } from '../errors.ts';
 import { untilAborted } from '../proc/abort.ts';
 import { Reporter } from '../report/index.ts';
+import { tempDirs } from '../report/testing/fixtures.ts';
 import type { LoadedSuite } from './discover.ts';
 import { runSuites } from './run.ts';
 import type { Feature, TestDefinition } from './types.ts';
@@ -86,8 +86,11 @@ function suite(name: string, tests: TestDefinition[], requires?: LoadedSuite['de
   return { name, definition: { title: `the ${name} suite`, ...(requires ? { requires } : {}) }, tests };
 }
 
+const temp = tempDirs('dutlab-run-');
+test.after.always(() => temp.cleanup());
+
 async function run(suites: LoadedSuite[], dut: Dut, extra: { bail?: boolean; knownFlaky?: RegExp[]; grep?: RegExp; features?: Feature[]; signal?: AbortSignal } = {}) {
-  const reportsDir = await mkdtemp(path.join(tmpdir(), 'dutlab-run-'));
+  const reportsDir = temp.make();
   const reporter = new Reporter({ reportsDir, out: null });
   reporter.start({ board: 'fake', deviceType: 'generic-amd64', image: 'x.img', startedAt: Date.now() });
   const { features, ...options } = extra;

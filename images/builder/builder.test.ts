@@ -1,6 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { mkdtemp, mkdir, readFile, symlink, writeFile, readdir, chmod, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, symlink, writeFile, readdir, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { hashTree, writeAtomically, exists } from './cache.ts';
@@ -11,13 +10,9 @@ import { loadRecipe } from '../recipe.ts';
 import { Steps, type StepEvent } from './steps.ts';
 import { tool } from './tool.ts';
 import { ToolError } from '../../harness/errors.ts';
+import { tempDir } from '../../harness/testing/temp-dir.ts';
 
-/** A scratch folder removed when the test ends. */
-async function temp(t: ExecutionContext): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-builder-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+const temp = (t: ExecutionContext) => tempDir(t, 'builder');
 
 test('partitions are packed from 1 MiB in order and named by label', (t) => {
   const parts = [
