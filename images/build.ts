@@ -7,6 +7,7 @@ import { BOOT_FILES_DIR, buildBootFiles, buildBootPartition } from './builder/bo
 import { exists, hashParts, hashTree, sha256File, writeAtomically } from './builder/cache.ts';
 import { assembleDisk } from './builder/disk.ts';
 import { makeExt4 } from './builder/filesystems.ts';
+import { buildFlasherImage } from './builder/flasher-image.ts';
 import { buildHostappSysroot } from './builder/hostapp-sysroot.ts';
 import { makeProductionVariant } from './builder/production-variant.ts';
 import { prepareRootTree, tarTree } from './builder/root-tree.ts';
@@ -18,6 +19,9 @@ import { loadRecipe, type Recipe } from './recipe.ts';
 
 /** Bumped when the builder's own logic changes what it produces. */
 const BUILDER_REVISION = '2';
+
+/** The recipe's folder for the flasher image. */
+const FLASHER_DIR = 'flasher';
 
 /** balenaOS's reset flag on resin-state and resin-data. */
 const RESET_FLAG = 'remove_me_to_reset';
@@ -46,6 +50,8 @@ export interface ImageManifest {
   hostapp: Artifact;
   /** The production build (refos-V-prod.img), made when asked for: console silent, developmentMode false. */
   production?: { image: Artifact; bmap: Artifact };
+  /** The flasher (refos-V-flasher.img), made when asked for: boots an installer that writes the image to the internal disk. */
+  flasher?: { key: string; image: Artifact; bmap: Artifact };
   manifest: string;
 }
 
@@ -73,6 +79,8 @@ export interface BuildOptions {
   force?: boolean;
   /** Also make each version's production build. */
   production?: boolean;
+  /** Also make each version's flasher image. */
+  flasher?: boolean;
   onStep?: StepListener;
 }
 
@@ -95,7 +103,8 @@ export async function buildImages(options: BuildOptions = {}): Promise<BuildResu
   const steps = new Steps(options.onStep);
   const { recipe, dir: recipeDir, text } = await loadRecipe();
 
-  const baseKey = hashParts([BUILDER_REVISION, text, await hashTree(recipeDir)]).slice(0, 16);
+  // The flasher's own folder does not change the OS: only flasher images are keyed by it.
+  const baseKey = hashParts([BUILDER_REVISION, text, await hashTree(recipeDir, [FLASHER_DIR])]).slice(0, 16);
   const baseTar = path.join(cacheDir, `base-${baseKey}.tar`);
   if ((await exists(baseTar)) && !options.force) {
     steps.cached('root filesystem from Debian packages');
@@ -116,8 +125,11 @@ export async function buildImages(options: BuildOptions = {}): Promise<BuildResu
 
   const built: ImageManifest[] = [];
   for (const version of versions) {
-    const manifest = await buildVersion({ recipe, recipeDir, baseTar, baseKey, version, outDir, cacheDir, steps, force: !!options.force });
-    built.push(options.production ? await withProduction(manifest, cacheDir, steps) : manifest);
+    const b: VersionBuild = { recipe, recipeDir, baseTar, baseKey, version, outDir, cacheDir, steps, force: !!options.force };
+    let manifest = await buildVersion(b);
+    if (options.production) manifest = await withProduction(manifest, cacheDir, steps);
+    if (options.flasher) manifest = await withFlasher(manifest, b);
+    built.push(manifest);
   }
 
   const hostapps: HostappManifest[] = [];
@@ -175,8 +187,8 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
     return completed;
   }
   await rm(manifestPath, { force: true }); // stale from here on, whatever happens next
-  // So is a production build made from the old image: nobody may boot it as this version's.
-  await Promise.all([`${stem}-prod.img`, `${stem}-prod.bmap`].map((file) => rm(file, { force: true })));
+  // So are the production build and the flasher made from the old image: nobody may boot them as this version's.
+  await Promise.all([`${stem}-prod.img`, `${stem}-prod.bmap`, `${stem}-flasher.img`, `${stem}-flasher.bmap`].map((file) => rm(file, { force: true })));
   const started = performance.now();
   const work = path.join(b.cacheDir, `work-${version}-${process.pid}`);
   await rm(work, { recursive: true, force: true });
@@ -298,6 +310,34 @@ async function withProduction(manifest: ImageManifest, cacheDir: string, steps: 
   }
   const bmap = await blockMap(imagePath, version, steps);
   const completed = { ...manifest, production: { image: await steps.run(`${version}: production checksum`, () => artifact(imagePath)), bmap } };
+  await writeManifest(completed);
+  return completed;
+}
+
+/** The manifest with its flasher image, unless one made from this image and this flasher recipe is there. */
+async function withFlasher(manifest: ImageManifest, b: VersionBuild): Promise<ImageManifest> {
+  const { version, steps } = b;
+  const key = hashParts([manifest.key, await hashTree(path.join(b.recipeDir, FLASHER_DIR))]).slice(0, 16);
+  const flasher = manifest.flasher;
+  if (flasher && flasher.key === key && !b.force && (await intact(flasher.image)) && (await intact(flasher.bmap))) {
+    steps.cached(`${manifest.name} ${version} flasher`);
+    return manifest;
+  }
+  const imagePath = manifest.image.path.replace(/\.img$/, '-flasher.img');
+  const work = path.join(b.cacheDir, `work-flasher-${version}-${process.pid}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  try {
+    await steps.run(`${version}: flasher image (flash-boot, flash-rootA with the installer and the image)`, () =>
+      writeAtomically(imagePath, (partial) =>
+        buildFlasherImage({ recipe: b.recipe, recipeDir: b.recipeDir, baseTar: b.baseTar, version, image: manifest.image.path, output: partial, workDir: work }),
+      ),
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const bmap = await blockMap(imagePath, version, steps);
+  const completed = { ...manifest, flasher: { key, image: await steps.run(`${version}: flasher checksum`, () => artifact(imagePath)), bmap } };
   await writeManifest(completed);
   return completed;
 }

@@ -2,7 +2,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { loadBoard, type Accel } from '../boards/index.ts';
 import { createDut } from '../dut/create.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
-import type { Dut, LoginVia } from '../dut/dut.ts';
+import type { Dut, FlashProgress, LoginVia } from '../dut/dut.ts';
 import type { TimelineEntry } from '../dut/timeline.ts';
 import { ConfigError } from '../errors.ts';
 import { buildImages, DEFAULT_VERSION } from '../../images/build.ts';
@@ -75,12 +75,20 @@ export async function openDut(
   const accel = accelOption(values.accel);
   const wait = waitMs(values.wait);
   const board = await loadBoard(values.board);
-  const login = loginOption(values.login, values.image ? (await inspectOsImage(values.image)).developmentMode : undefined);
+  const given = values.image ? await inspectOsImage(values.image) : undefined;
+  const login = loginOption(values.login, given?.developmentMode);
   const taken = await takeBoard(board, { ...(accel ? { accel } : {}), runId: runId(), waitMs: wait, signal: shutdown, log: (line) => process.stderr.write(`${line}\n`) });
   let dut: Dut | undefined;
   try {
     const image = await untilAborted(resolveImage(values.image, values.json), shutdown);
-    dut = await createDut({ board: taken.board, image, bootTimeoutMs: bootTimeout, login, ...(accel ? { accel } : {}) });
+    dut = await createDut({
+      board: taken.board,
+      image,
+      bootTimeoutMs: bootTimeout,
+      login,
+      ...(given?.installer ? { installer: true, onFlashProgress: flashProgressPrinter() } : {}),
+      ...(accel ? { accel } : {}),
+    });
   } catch (error) {
     await taken.release(dut);
     throw error;
@@ -102,6 +110,13 @@ export async function openDut(
 /** A run's id: its start time to the second, as the reports directory is named. */
 export function runId(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}
+
+/** One line per progress report of an installer: how long it runs, and what it printed last. */
+export function flashProgressPrinter(stream: NodeJS.WriteStream = process.stderr) {
+  return (progress: FlashProgress): void => {
+    stream.write(`           flashing ${Math.round(progress.elapsedMs / 1000)} s: ${progress.lastLine.slice(0, 120)}\n`);
+  };
 }
 
 /** One line per lifecycle transition, stamped from the start of the run. */

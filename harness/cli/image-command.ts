@@ -18,6 +18,7 @@ export async function imageCommand(argv: string[], shutdown: AbortSignal): Promi
         out: { type: 'string' },
         force: { type: 'boolean', default: false },
         production: { type: 'boolean', default: false },
+        flasher: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
       },
       strict: true,
@@ -33,6 +34,7 @@ export async function imageCommand(argv: string[], shutdown: AbortSignal): Promi
       versions,
       force: values.force,
       production: values.production,
+      flasher: values.flasher,
       ...(values.out ? { outDir: values.out } : {}),
       ...(values.json ? {} : { onStep: progressPrinter() }),
     }),
@@ -42,7 +44,8 @@ export async function imageCommand(argv: string[], shutdown: AbortSignal): Promi
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else {
     for (const v of result.versions) {
-      process.stdout.write(`${v.image.path}\n${v.production ? `${v.production.image.path}\n` : ''}${v.hostapp.path}\n${v.manifest}\n`);
+      const extra = [v.production?.image.path, v.flasher?.image.path].filter(Boolean).map((p) => `${p}\n`).join('');
+      process.stdout.write(`${v.image.path}\n${extra}${v.hostapp.path}\n${v.manifest}\n`);
     }
     process.stdout.write(`${result.busybox.path}\n`);
   }

@@ -26,9 +26,10 @@ commands:
                  boot the image, run the suites, write TAP (stdout), JUnit, summary.json and
                  the serial log under DIR/<run>/ (DIR/latest points at it); every input is
                  checked before any work; exit 0 pass, 1 failures, 2 errors or interrupted
-  image build [--version V] [--next V2] [--out DIR] [--force] [--production] [--json]
+  image build [--version V] [--next V2] [--out DIR] [--force] [--production] [--flasher] [--json]
                  build the reference OS image(s), hostapp(s) and the busybox container image;
                  --production also makes each version's production build (refos-V-prod.img)
+                 --flasher also makes its flasher image (refos-V-flasher.img: an installer for the internal disk)
   boot [--board B] [--image IMG] [--console] [--json]
                  boot to a shell, print the timeline, keep the DUT until Ctrl-C
                  (--console attaches the terminal to the serial line; Ctrl-] detaches)

@@ -16,7 +16,7 @@ import { progressPrinter } from '../../images/builder/steps.ts';
 import { inspectHostapp } from '../../images/inspect/hostapp.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
 import { parseCommandArgs } from './args.ts';
-import { accelOption, bootTimeoutMs, loginOption, runId as newRunId, timelinePrinter } from './dut-session.ts';
+import { accelOption, bootTimeoutMs, flashProgressPrinter, loginOption, runId as newRunId, timelinePrinter } from './dut-session.ts';
 import { interruptedBy } from './signals.ts';
 import { takeBoard, waitMs } from './take-board.ts';
 import { writeProgressPrinter } from '../storage/progress.ts';
@@ -97,6 +97,7 @@ export async function runCommand(argv: string[], shutdown: AbortSignal): Promise
       media,
       bootTimeoutMs: bootTimeout,
       login,
+      ...(given?.installer ? { installer: true, onFlashProgress: flashProgressPrinter() } : {}),
       root: path.join(reportsDir, 'dut'),
       ...(accelOverride ? { accel: accelOverride } : {}),
       onWriteProgress: writeProgressPrinter(),
@@ -159,7 +160,7 @@ function featuresOf(dut: Dut, images: RunImages): Set<Feature> {
  * the files themselves (os-release inside them), so the hup suite knows
  * which update is which on an image dutlab did not build.
  */
-async function checkImages(image?: string, nextHostapp?: string, currentHostapp?: string): Promise<(RunImages & { developmentMode?: boolean }) | undefined> {
+async function checkImages(image?: string, nextHostapp?: string, currentHostapp?: string): Promise<(RunImages & { developmentMode?: boolean; installer?: boolean }) | undefined> {
   if (!image) {
     if (nextHostapp || currentHostapp) throw new ConfigError(nextHostapp ? '--next-hostapp' : '--current-hostapp', 'needs --image: the reference image brings its own hostapps');
     return undefined;
@@ -175,6 +176,7 @@ async function checkImages(image?: string, nextHostapp?: string, currentHostapp?
     ...(next ? { nextHostapp: next.path, ...(next.version ? { nextVersion: next.version } : {}) } : {}),
     ...(current ? { currentHostapp: current.path } : {}),
     ...(os.developmentMode !== undefined ? { developmentMode: os.developmentMode } : {}),
+    ...(os.installer ? { installer: true } : {}),
   };
 }
 

@@ -2,10 +2,10 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { SerialPort } from 'serialport';
 import type { QemuBoard } from '../boards/types.ts';
-import type { BoundBoard, Medium, PowerState } from '../dut/drivers.ts';
+import type { BoundBoard, Medium, PowerState, WriteOptions } from '../dut/drivers.ts';
 import { DutError } from '../errors.ts';
 import { launchBoard, type QemuInstance } from '../qemu/index.ts';
-import { createOverlay } from '../qemu/disks.ts';
+import { createBlankDisk, createOverlay } from '../qemu/disks.ts';
 import { ConsoleBridge } from './console-bridge.ts';
 import { closeSerialLine, openSerialLine } from './serial-line.ts';
 
@@ -30,17 +30,22 @@ export interface QemuBindingOptions {
  */
 export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): BoundBoard {
   const disk = path.join(options.dir, 'disk.qcow2');
+  // An installer image goes on a USB stick (leviathan's worker does the same); `disk` is then the internal disk it writes.
+  const stick = path.join(options.dir, 'stick.qcow2');
   const bridge = new ConsoleBridge();
   let instance: QemuInstance | undefined;
   let line: SerialPort | undefined;
   let image: string | undefined;
+  let withStick = false;
 
   async function launch(): Promise<void> {
+    const media = (options.media ?? []).map((file, i) => ({ path: file, format: 'raw' as const, serial: mediaSerial(i) }));
     instance = await launchBoard(board, {
       dut: board.name,
       disk,
       paused: true,
-      extraDrives: (options.media ?? []).map((file, i) => ({ path: file, format: 'raw' as const, serial: mediaSerial(i) })),
+      // The stick stays plugged in after the install, as on a desk: the firmware tries the internal disk first.
+      extraDrives: withStick ? [{ path: stick, format: 'qcow2', bus: 'usb', readonly: false, bootindex: 1, serial: 'dutlab-installer' }, ...media] : media,
     });
     line = await openSerialLine(instance.pty, 115200, board.name);
     bridge.attach(line);
@@ -54,6 +59,14 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     if (line) await closeSerialLine(line);
     line = undefined;
     await current?.stop();
+  }
+
+  async function waitOff(): Promise<void> {
+    const current = instance;
+    if (!current) return;
+    const exit = await current.exited;
+    if (exit.reason !== 'guest-shutdown') throw exit.error ?? new DutError('process', `QEMU exited (${exit.reason}) instead of the guest powering off`, { dut: board.name, step: 'wait for power off' });
+    await shutdown();
   }
 
   return {
@@ -71,6 +84,7 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
       state(): PowerState {
         return instance ? 'on' : 'off';
       },
+      waitOff,
     },
     console: {
       open: async () => bridge,
@@ -87,16 +101,23 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     },
     storage: {
       // Writing the medium is making the run's overlay: the image itself is never written.
-      async write(imagePath: string): Promise<Medium> {
+      async write(imagePath: string, writeOptions: WriteOptions = {}): Promise<Medium> {
         image = imagePath;
+        withStick = writeOptions.installer === true;
         await mkdir(options.dir, { recursive: true });
         await rm(disk, { force: true });
-        await createOverlay(imagePath, 'raw', disk);
-        return { path: disk, format: 'qcow2' };
+        await rm(stick, { force: true });
+        if (!withStick) {
+          await createOverlay(imagePath, 'raw', disk);
+          return { path: disk, format: 'qcow2' };
+        }
+        await createOverlay(imagePath, 'raw', stick);
+        await createBlankDisk(disk, INTERNAL_DISK_BYTES);
+        return { path: stick, format: 'qcow2', summary: `installer on a USB stick, a blank internal disk of ${INTERNAL_DISK_BYTES / 2 ** 30} GiB` };
       },
       handOver: async () => undefined,
       async release() {
-        if (!options.keepDisk) await rm(disk, { force: true });
+        if (!options.keepDisk) await Promise.all([rm(disk, { force: true }), rm(stick, { force: true })]);
       },
     },
     ...(board.qemu.network === 'user'
@@ -123,7 +144,7 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     describe() {
       return {
         kind: 'qemu',
-        drivers: { power: 'qemu process', reset: 'QMP system_reset', console: 'QEMU serial pty (serialport)', storage: 'qcow2 overlay', network: board.qemu.network },
+        drivers: { power: 'qemu process', reset: 'QMP system_reset', console: 'QEMU serial pty (serialport)', storage: withStick ? 'qcow2 overlay on a USB stick, blank internal disk' : 'qcow2 overlay', network: board.qemu.network },
         image,
         accel: instance?.accel.accel,
         accelReason: instance?.accel.reason,
@@ -136,6 +157,9 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     close: async () => undefined,
   };
 }
+
+/** The internal disk an installer writes: room for a balenaOS image, sparse until written. */
+const INTERNAL_DISK_BYTES = 8 * 2 ** 30;
 
 /** Short: virtio-blk serials are cut at 20 bytes. */
 function mediaSerial(index: number): string {

@@ -15,6 +15,12 @@ export interface PowerDriver {
   cycle(): Promise<void>;
   /** What the driver last set or read. */
   state(): PowerState;
+  /**
+   * Resolves when the board switches itself off (its OS powered down: an
+   * installer that finished); rejects if it went away otherwise. Only a
+   * driver that can see that binds it: a relay cannot tell.
+   */
+  waitOff?(): Promise<void>;
 }
 
 /** A reset that keeps power (QMP system_reset, a reset line). A relay board has none, and binds none. */
@@ -50,6 +56,12 @@ export interface WriteProgress {
 
 export interface WriteOptions {
   signal?: AbortSignal;
+  /**
+   * The image is an installer (a flasher): the board boots it from a
+   * removable medium and it writes the OS to the board's internal storage. A
+   * board with both (QEMU: a USB stick and an internal disk) sets them up so.
+   */
+  installer?: boolean;
   progress?: (progress: WriteProgress) => void;
 }
 

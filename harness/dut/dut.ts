@@ -2,7 +2,7 @@ import path from 'node:path';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { Console, login, Transcript, type Shell } from '../console/index.ts';
 import { abortReason, DutError } from '../errors.ts';
-import { untilAborted } from '../proc/abort.ts';
+import { untilAborted, within } from '../proc/abort.ts';
 import { generateRunKey, SerialTransport, SshTransport, type RunKey } from '../transports/index.ts';
 import type { ExecResult as TransportExecResult, GetOptions, PutOptions, Transport } from '../transports/types.ts';
 import { provisionMedium } from '../storage/provision.ts';
@@ -75,7 +75,20 @@ export interface DutOptions {
   login?: LoginVia;
   /** Told how writing the medium goes (a farm board's SD card takes minutes). */
   onWriteProgress?: (progress: WriteProgress) => void;
+  /** The image is an installer (a flasher): its first boot writes the OS to the board's internal storage and powers off. */
+  installer?: boolean;
+  /** How long the installer may take to power the board off. Default 30 minutes. */
+  flashTimeoutMs?: number;
+  /** Told every FLASH_PROGRESS_MS while the installer runs: how long, and its last console line. */
+  onFlashProgress?: (progress: FlashProgress) => void;
 }
+
+export interface FlashProgress {
+  elapsedMs: number;
+  lastLine: string;
+}
+
+const FLASH_PROGRESS_MS = 15_000;
 
 /**
  * A device under test: the lifecycle machine driving a bound board. Each
@@ -122,6 +135,12 @@ export class Dut {
             : undefined;
       if (missing) throw new DutError('config', `login over SSH needs ${missing}`, { dut: board.name, step: 'login' });
     }
+    if (options.installer && !board.power.waitOff) {
+      throw new DutError('config', `the image is an installer (a flasher), but board ${board.name} cannot tell when the installer powers it off: write the OS image itself`, {
+        dut: board.name,
+        step: 'flash',
+      });
+    }
     const bootTimeoutMs = options.bootTimeoutMs ?? 6 * 60_000;
     const machine = lifecycle.provide({
       actors: {
@@ -129,7 +148,10 @@ export class Dut {
         // The board is off while its medium is written: a mux switched to the host takes the card away from it.
         writeMedium: fromPromise<Medium>(async () => {
           await board.power.off();
-          const medium = await board.storage.write(options.image, options.onWriteProgress ? { progress: options.onWriteProgress } : {});
+          const medium = await board.storage.write(options.image, {
+            ...(options.onWriteProgress ? { progress: options.onWriteProgress } : {}),
+            ...(options.installer ? { installer: true } : {}),
+          });
           if (medium.summary) this.transcript.info(`medium ${medium.path} written: ${medium.summary}`);
           return medium;
         }),
@@ -141,6 +163,7 @@ export class Dut {
           await board.storage.handOver();
         }),
         powerOn: fromPromise(() => board.power.on()),
+        flash: fromPromise(() => this.flash(options.flashTimeoutMs ?? 30 * 60_000)),
         waitForShell: fromPromise(() => this.waitForShell(bootTimeoutMs, 'boot')),
         powerCycle: fromPromise(async () => {
           this.requireConsole().expectReboot();
@@ -171,7 +194,7 @@ export class Dut {
         }),
       },
     });
-    this.actor = createActor(machine, { input: { dut: this.name, maxBootAttempts: options.maxBootAttempts ?? 2 } });
+    this.actor = createActor(machine, { input: { dut: this.name, maxBootAttempts: options.maxBootAttempts ?? 2, installer: options.installer === true } });
     this.actor.subscribe({
       // Commands (ready ⇄ busy) are the transcript's business; the timeline keeps the lifecycle.
       next: (snapshot) => {
@@ -455,6 +478,40 @@ export class Dut {
       }
       throw error;
     });
+  }
+
+  /**
+   * Boots the installer and waits, bounded, for it to power the board off by
+   * itself; its progress (the last console line) is told meanwhile. An
+   * installer that never powers off is the OS's failure to install.
+   */
+  private async flash(timeoutMs: number): Promise<void> {
+    const console = this.requireConsole();
+    const waitOff = this.board.power.waitOff?.bind(this.board.power);
+    if (!waitOff) throw new DutError('config', 'the board cannot tell when an installer powers it off', { dut: this.name, step: 'flash' });
+    const started = Date.now();
+    await this.board.power.on();
+    const report = () => {
+      const lastLine = console.recentText().split('\n').map((line) => line.trim()).filter(Boolean).at(-1) ?? '';
+      const progress = { elapsedMs: Date.now() - started, lastLine };
+      this.transcript.info(`flashing: ${Math.round(progress.elapsedMs / 1000)} s; last line: ${lastLine}`);
+      this.options.onFlashProgress?.(progress);
+    };
+    const timer = setInterval(report, FLASH_PROGRESS_MS);
+    try {
+      await within(waitOff(), timeoutMs, () =>
+        new DutError('not-ready', `the installer did not power the board off within ${Math.round(timeoutMs / 60_000)} min`, {
+          dut: this.name,
+          step: 'flash',
+          excerpt: console.recentText(),
+        }),
+      );
+    } finally {
+      clearInterval(timer);
+    }
+    this.transcript.info(`flashing: the installer powered the board off after ${Math.round((Date.now() - started) / 1000)} s`);
+    // The installed OS's boot banner comes next, not an unexpected reset.
+    console.expectReboot();
   }
 
   private requireConsole(): Console {

@@ -4,12 +4,12 @@ import { DutError } from '../errors.ts';
 import type { Medium } from './drivers.ts';
 import { lifecycle, type ExecRequest, type LifecycleEvent, type Reply } from './lifecycle.ts';
 
-type Fakes = Partial<Record<'prepare' | 'writeMedium' | 'powerOn' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault', () => Promise<void>>> & {
+type Fakes = Partial<Record<'prepare' | 'writeMedium' | 'powerOn' | 'flash' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault', () => Promise<void>>> & {
   exec?: (request: ExecRequest) => Promise<unknown>;
 };
 
 /** The chart run against fake actors; `calls` records which actors ran, in order. */
-function start(fakes: Fakes, maxBootAttempts = 2) {
+function start(fakes: Fakes, maxBootAttempts = 2, installer = false) {
   const calls: string[] = [];
   const ok = async () => undefined;
   const actor = (name: keyof Fakes) =>
@@ -29,6 +29,7 @@ function start(fakes: Fakes, maxBootAttempts = 2) {
         calls.push(`provision ${input.path}`);
       }),
       powerOn: actor('powerOn'),
+      flash: actor('flash'),
       waitForShell: actor('waitForShell'),
       powerCycle: actor('powerCycle'),
       reboot: actor('reboot'),
@@ -45,7 +46,7 @@ function start(fakes: Fakes, maxBootAttempts = 2) {
     },
   });
   const states: string[] = [];
-  const running = createActor(machine, { input: { dut: 'fake', maxBootAttempts } });
+  const running = createActor(machine, { input: { dut: 'fake', maxBootAttempts, installer } });
   running.subscribe((s) => {
     if (states.at(-1) !== String(s.value)) states.push(String(s.value));
   });
@@ -65,6 +66,37 @@ test('boot walks idle → preparing → writing-medium → provisioning → powe
   t.deepEqual(dut.states.slice(-2), ['busy', 'ready']);
   // The medium the write produced is what provisioning edits.
   t.deepEqual(dut.calls, ['prepare', 'writeMedium', 'provision /fake/disk', 'powerOn', 'waitForShell', 'exec true']);
+});
+
+test('an installer image is flashed once, between provisioning and the first power-on; a power cycle later boots what it installed', async (t) => {
+  let boots = 0;
+  const dut = start(
+    {
+      waitForShell: async () => {
+        if (++boots === 1) throw new DutError('timeout', 'no login prompt', { dut: 'fake', step: 'boot' });
+      },
+    },
+    2,
+    true,
+  );
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  t.deepEqual(dut.states, ['idle', 'preparing', 'writing-medium', 'provisioning', 'flashing', 'powering-on', 'booting', 'power-cycling', 'booting', 'ready']);
+  t.deepEqual(dut.calls, ['prepare', 'writeMedium', 'provision /fake/disk', 'flash', 'powerOn', 'waitForShell', 'powerCycle', 'waitForShell']);
+});
+
+test('an installer that does not finish latches broken with its cause; the installed OS is never booted', async (t) => {
+  const dut = start(
+    {
+      flash: async () => {
+        throw new DutError('not-ready', 'the installer did not power the board off within 30 min', { dut: 'fake', step: 'flash' });
+      },
+    },
+    2,
+    true,
+  );
+  const error = await t.throwsAsync(dut.send((reply) => ({ type: 'BOOT', reply })), { instanceOf: DutError });
+  t.regex(error?.message ?? '', /broken since an earlier failure \(not-ready\): the installer did not power the board off/);
+  t.deepEqual(dut.calls, ['prepare', 'writeMedium', 'provision /fake/disk', 'flash']);
 });
 
 test('a medium that fails to write (a verification mismatch) latches broken before the board is powered on', async (t) => {

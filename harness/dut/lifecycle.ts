@@ -10,6 +10,8 @@ import type { Medium } from './drivers.ts';
  *
  *   idle → preparing (console) → writing-medium → provisioning → powering-on
  *     → booting → ready ⇄ busy
+ *   provisioning → flashing → powering-on, for an installer image: it boots,
+ *     writes the OS to the board's internal storage and powers the board off
  *   ready → rebooting | resetting | powering-off → off
  *   booting/rebooting fail → power-cycling → booting (bounded) → broken
  *   ready/busy + FAULT (a panic or reset the console saw) → recovering →
@@ -62,6 +64,8 @@ export interface LifecycleContext {
   medium: Medium | undefined;
   /** Why the machine is power-cycling or recovering: the timeline says so. */
   why: string | undefined;
+  /** The image is an installer (a flasher): its first boot installs the OS and powers off. */
+  installer: boolean;
   /** The first unrecoverable error; set once, reported by every later request. */
   cause: DutError | undefined;
 }
@@ -70,6 +74,7 @@ export interface LifecycleInput {
   dut: string;
   /** Boots (first try included) before the DUT is declared broken. */
   maxBootAttempts: number;
+  installer?: boolean;
 }
 
 /** What the console reports about the OS itself: recovered from, then the DUT carries on. */
@@ -105,6 +110,7 @@ export const lifecycle = setup({
       throw new Error('lifecycle actor "provision" was not provided');
     }),
     powerOn: unprovided('powerOn'),
+    flash: unprovided('flash'),
     waitForShell: unprovided('waitForShell'),
     powerCycle: unprovided('powerCycle'),
     recoverFromFault: fromPromise<void, DutError>(async () => {
@@ -118,6 +124,7 @@ export const lifecycle = setup({
     powerOff: unprovided('powerOff'),
   },
   guards: {
+    isInstaller: ({ context }) => context.installer,
     canRetryBoot: ({ context }) => context.bootAttempts < context.maxBootAttempts,
     isFault: ({ event }) => {
       const error = (event as { error?: unknown }).error;
@@ -201,6 +208,7 @@ export const lifecycle = setup({
     fault: undefined,
     medium: undefined,
     why: undefined,
+    installer: input.installer ?? false,
     cause: undefined,
   }),
   initial: 'idle',
@@ -220,9 +228,13 @@ export const lifecycle = setup({
       invoke: {
         src: 'provision',
         input: ({ context }) => context.medium as Medium,
-        onDone: 'powering-on',
+        onDone: [{ guard: 'isInstaller', target: 'flashing' }, { target: 'powering-on' }],
         onError: { target: 'broken', actions: 'latch' },
       },
+    },
+    // Once per DUT: later boots, power cycles included, start the installed OS.
+    flashing: {
+      invoke: { src: 'flash', onDone: 'powering-on', onError: { target: 'broken', actions: 'latch' } },
     },
     'powering-on': {
       invoke: { src: 'powerOn', onDone: 'booting', onError: { target: 'broken', actions: 'latch' } },

@@ -8,8 +8,12 @@ import type { DiskBus, QemuSettings } from '../boards/types.ts';
 export interface ExtraDrive {
   path: string;
   format: 'raw' | 'qcow2';
-  /** Default virtio. Always attached read-only. */
+  /** Default virtio. */
   bus?: DiskBus;
+  /** Default true: media the guest only reads. */
+  readonly?: boolean;
+  /** Where the firmware tries it among the boot disks (the boot disk is 0); default: not a boot disk. */
+  bootindex?: number;
   /** Disk serial number: the guest finds the disk as /dev/disk/by-id/virtio-<serial> (ata-QEMU_HARDDISK_<serial> on sata). */
   serial?: string;
 }
@@ -100,8 +104,8 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
   drives.forEach((drive, i) => {
     const id = `extra${i}`;
     const bus = drive.bus ?? 'virtio';
-    args.push('-drive', `file=${escapeOpt(drive.path)},format=${drive.format},if=none,id=${id},readonly=on`);
-    args.push(...driveDevice(bus, id, sataIndex, undefined, drive.serial));
+    args.push('-drive', `file=${escapeOpt(drive.path)},format=${drive.format},if=none,id=${id}${drive.readonly === false ? '' : ',readonly=on'}`);
+    args.push(...driveDevice(bus, id, sataIndex, drive.bootindex, drive.serial));
     if (bus === 'sata') sataIndex++;
   });
 

@@ -19,13 +19,16 @@ export async function readPartitions(image: string): Promise<PartitionExtent[]> 
   return table.partitions.map((p) => ({ name: p.name ?? '', offset: p.start * sector, size: p.size * sector }));
 }
 
-/** The boot partition, under either the resin- or the newer balena- label. */
+/** Boot partition labels: resin-, the newer balena-, and a flasher's flash-boot (whose config.json the installer copies). */
+const BOOT_LABELS = ['resin-boot', 'balena-boot', 'flash-boot'];
+
+/** The boot partition, by any of its labels. */
 export async function findBootPartition(image: string): Promise<PartitionExtent> {
   const partitions = await readPartitions(image);
-  const boot = partitions.find((p) => p.name === 'resin-boot' || p.name === 'balena-boot');
+  const boot = partitions.find((p) => BOOT_LABELS.includes(p.name));
   if (!boot) {
     const names = partitions.map((p) => p.name || '(unnamed)').join(', ');
-    throw new ConfigError(image, `no partition named resin-boot or balena-boot (found: ${names})`);
+    throw new ConfigError(image, `no partition named ${BOOT_LABELS.join(', ')} (found: ${names})`);
   }
   return boot;
 }

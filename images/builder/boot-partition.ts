@@ -10,7 +10,7 @@ const GRUB_MODULES = 'part_gpt fat ext2 search search_label loadenv test linux e
 
 /** Where the root tree keeps its boot files, which the 1-bootfiles hook deploys on an update. */
 export const BOOT_FILES_DIR = 'resin-boot';
-const EFI_DIR = 'EFI/BOOT';
+export const EFI_DIR = 'EFI/BOOT';
 
 /** config.json of an unprovisioned development image. */
 export function defaultConfigJson(recipe: Recipe): object {
@@ -43,11 +43,9 @@ export async function buildBootFiles(recipe: Recipe, recipeDir: string, dir: str
  */
 export async function buildBootPartition(recipe: Recipe, bootFiles: string, output: string, workDir: string): Promise<void> {
   const files = ['BOOTX64.EFI', 'grub.cfg'].map((name) => `${EFI_DIR}/${name}`);
-  const grubenv = path.join(workDir, 'grubenv');
-  await tool('grub-editenv', [grubenv, 'create']);
   // resin_root_part is a partition number, as balenaOS's hooks write it: 2 is resin-rootA.
   // os_console=serial: a development build's kernel talks on the serial line (the production variant unsets it).
-  await tool('grub-editenv', [grubenv, 'set', 'resin_root_part=2', 'upgrade_available=0', 'bootcount=0', 'os_console=serial']);
+  const grubenv = await writeGrubenv(workDir, ['resin_root_part=2', 'upgrade_available=0', 'bootcount=0', 'os_console=serial']);
   const configJson = path.join(workDir, 'config.json');
   await writeFile(configJson, `${JSON.stringify(defaultConfigJson(recipe), null, 2)}\n`);
   const lines: string[] = [];
@@ -61,4 +59,12 @@ export async function buildBootPartition(recipe: Recipe, bootFiles: string, outp
     '/config.json': configJson,
     '/balenaos.fingerprint': fingerprint,
   });
+}
+
+/** A GRUB environment block in `workDir`/grubenv holding `settings` (key=value). */
+export async function writeGrubenv(workDir: string, settings: readonly string[]): Promise<string> {
+  const grubenv = path.join(workDir, 'grubenv');
+  await tool('grub-editenv', [grubenv, 'create']);
+  await tool('grub-editenv', [grubenv, 'set', ...settings]);
+  return grubenv;
 }

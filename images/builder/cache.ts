@@ -14,14 +14,15 @@ export function hashParts(parts: readonly (string | Buffer)[]): string {
   return hash.digest('hex');
 }
 
-/** Hash a directory tree: relative paths, modes, link targets and contents, in sorted order. */
-export async function hashTree(root: string): Promise<string> {
+/** Hash a directory tree: relative paths, modes, link targets and contents, in sorted order; `exclude` names top-level entries to leave out. */
+export async function hashTree(root: string, exclude: readonly string[] = []): Promise<string> {
   const parts: (string | Buffer)[] = [];
   async function walk(dir: string): Promise<void> {
     const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
     for (const entry of entries) {
       const full = path.join(dir, entry.name);
       const rel = path.relative(root, full);
+      if (exclude.includes(rel)) continue;
       const info = entry.isSymbolicLink() ? undefined : await stat(full);
       parts.push(rel, String(info?.mode ?? 'symlink'));
       if (entry.isDirectory()) await walk(full);

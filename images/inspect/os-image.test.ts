@@ -131,6 +131,33 @@ test('a root that cannot be read leaves version undefined rather than refusing t
   t.is(facts.version, undefined);
 });
 
+test('a flasher is told by flash-boot with the balena-image-flasher marker; its version is the one flash-rootA installs', async (t) => {
+  const dir = await temp();
+  const boot = await fatWith(dir, 'flash-boot', { 'balena-image-flasher': '', 'config.json': '{"developmentMode":true}' });
+  const image = await gptDisk(path.join(dir, 'flasher.img'), 20, [
+    { name: 'flash-boot', startMiB: 1, sizeMiB: 4, content: boot },
+    { name: 'flash-rootA', startMiB: 5, sizeMiB: 8, content: await extRoot(dir, 'flash-a', '2.3.4', true) },
+    { name: 'flash-rootB', startMiB: 13, sizeMiB: 4 },
+  ]);
+  const facts = await inspectOsImage(image);
+  t.true(facts.installer);
+  t.is(facts.bootPartition, 'flash-boot');
+  t.is(facts.activeRoot, 'flash-rootA');
+  t.is(facts.version, '2.3.4');
+  t.is(facts.developmentMode, true);
+  t.false((await balenaDisk(dir, 'plain', 'resin', undefined).then((file) => inspectOsImage(file))).installer, 'an OS image is no installer');
+});
+
+test('a flash-boot without the marker is no flasher, and the refusal says so', async (t) => {
+  const dir = await temp();
+  const boot = await fatWith(dir, 'nomarker', { 'config.json': '{}' });
+  const image = await gptDisk(path.join(dir, 'nomarker.img'), 12, [
+    { name: 'flash-boot', startMiB: 1, sizeMiB: 4, content: boot },
+    { name: 'flash-rootA', startMiB: 5, sizeMiB: 4 },
+  ]);
+  await refused(t, image, /has no boot partition labelled resin-boot or balena-boot \(partitions: flash-boot, flash-rootA\); flash-boot has no \/balena-image-flasher, so it is no flasher either/);
+});
+
 test('a truncated copy is refused, naming the partition it cuts into', async (t) => {
   const dir = await temp();
   const image = await balenaDisk(dir, 'full', 'resin', { resin_root_part: 'A' });

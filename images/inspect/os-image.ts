@@ -2,7 +2,7 @@ import { ConfigError } from '../../harness/errors.ts';
 import { readGpt, type Gpt, type GptPartition } from './gpt.ts';
 import { formatPair, openInput, type InputFile } from './input-file.ts';
 import { osReleaseVersion } from './os-release.ts';
-import { readConfigJson, readExtFile, readHostappFile, readGrubenv } from './partition-files.ts';
+import { hasFatFile, readConfigJson, readExtFile, readHostappFile, readGrubenv } from './partition-files.ts';
 
 export interface OsImagePartition {
   label: string;
@@ -22,9 +22,14 @@ export interface OsImageFacts {
   activeRoot?: string;
   /** config.json's developmentMode, when it has one: a production image gives no shell on its console. */
   developmentMode?: boolean;
+  /** A flasher: its boot partition is flash-boot with balenaOS's marker file; booting it installs the OS on internal storage. */
+  installer: boolean;
 }
 
 const BOOT_LABELS = ['resin-boot', 'balena-boot'];
+const FLASHER_BOOT_LABEL = 'flash-boot';
+/** balenaOS's marker file on a flasher's boot partition. */
+const FLASHER_MARKER = 'balena-image-flasher';
 
 /**
  * What a raw disk image given with `flag` holds, checked before anything slow
@@ -42,13 +47,17 @@ export async function inspectOsImage(file: string, flag = '--image'): Promise<Os
   }
   checkComplete(input, gpt);
 
-  const boot = gpt.partitions.find((p) => BOOT_LABELS.includes(p.label));
+  const flashBoot = gpt.partitions.find((p) => p.label === FLASHER_BOOT_LABEL);
+  const installer = flashBoot !== undefined && (await hasFatFile(input.path, flashBoot.startBytes, FLASHER_MARKER));
+  const boot = installer ? flashBoot : gpt.partitions.find((p) => BOOT_LABELS.includes(p.label));
   if (!boot) {
     const names = gpt.partitions.map((p) => p.label || '(unnamed)').join(', ') || 'none';
-    throw new ConfigError(input.location, `has no boot partition labelled resin-boot or balena-boot (partitions: ${names})`);
+    const flasher = flashBoot ? `; ${FLASHER_BOOT_LABEL} has no /${FLASHER_MARKER}, so it is no flasher either` : '';
+    throw new ConfigError(input.location, `has no boot partition labelled resin-boot or balena-boot (partitions: ${names})${flasher}`);
   }
 
-  const root = await activeRoot(input.path, boot, gpt.partitions);
+  // A flasher runs from flash-rootA, a plain root holding the OS it installs.
+  const root = installer ? gpt.partitions.find((p) => p.label === 'flash-rootA') : await activeRoot(input.path, boot, gpt.partitions);
   let osRelease: string | undefined;
   for (const file of root ? ['/etc/os-release', '/usr/lib/os-release'] : []) {
     osRelease ??= (await readHostappFile(input.path, root!.startBytes, file)) ?? (await readExtFile(input.path, root!.startBytes, file));
@@ -63,6 +72,7 @@ export async function inspectOsImage(file: string, flag = '--image'): Promise<Os
     version: osRelease === undefined ? undefined : osReleaseVersion(osRelease),
     activeRoot: root?.label,
     ...(typeof developmentMode === 'boolean' ? { developmentMode } : {}),
+    installer,
   };
 }
 

@@ -13,7 +13,7 @@ import { ToolError } from '../../harness/errors.ts';
 const TOOL_TIMEOUT_MS = 10_000;
 const MAX_SYMLINK_HOPS = 8;
 
-const PACKAGES: Record<string, string> = { mtype: 'mtools', debugfs: 'e2fsprogs' };
+const PACKAGES: Record<string, string> = { mtype: 'mtools', mdir: 'mtools', debugfs: 'e2fsprogs' };
 
 async function run(file: string, args: string[], env: Record<string, string>): Promise<{ ok: boolean; stdout: string; stderr: string }> {
   const result = await execa(file, args, {
@@ -45,6 +45,11 @@ export async function readGrubenv(image: string, offsetBytes: number): Promise<R
     if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
   }
   return env;
+}
+
+/** Whether the FAT partition at `offsetBytes` holds `file` at its top. */
+export async function hasFatFile(image: string, offsetBytes: number, file: string): Promise<boolean> {
+  return (await run('mdir', ['-b', '-i', `${image}@@${offsetBytes}`, `::${file}`], { MTOOLS_SKIP_CHECK: '1' })).ok;
 }
 
 /** The boot partition's config.json, parsed; undefined when it is missing or not JSON. */

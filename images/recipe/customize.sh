@@ -9,6 +9,10 @@ root=$1
 # Mount points (git keeps no empty folders, so they are made here).
 mkdir -p "$root/mnt/boot" "$root/mnt/state" "$root/mnt/data" "$root/mnt/sysroot/active" "$root/mnt/sysroot/inactive" "$root/var/log/journal" "$root/var/volatile"
 install -d -m 700 "$root/root/.ssh"
+mkdir -p "$root/etc/dnsmasq.d"
+# The host resolves through dnsmasq (balenaOS's resolv.conf); mmdebstrap left the build host's here.
+mv "$root/etc/resolv.conf.balena" "$root/etc/resolv.conf"
+ln -sf ../run/balena/resolv.dnsmasq "$root/etc/resolv.dnsmasq"
 
 kver=$(ls "$root/usr/lib/modules")
 for tree in $TRIM_MODULES; do rm -rf "$root/usr/lib/modules/$kver/kernel/$tree"; done
