@@ -193,5 +193,75 @@ test.serial('the reference image boots on root A read-only, runs containers, cat
   t.is(swapName, '/dev/zram0');
   t.true(Math.abs(Number(swapBytes) / 1024 - Math.min(4_096_000, Math.floor(memKiB / 2))) <= 50, `zram of ${swapBytes} bytes for ${memKiB} KiB of memory`);
 
+  // Time and names as balenaOS keeps them: chronyd under its health check, dnsmasq for the host
+  // (127.0.0.2) and for containers (10.114.102.1 on resin-dns), servers from config.json, live.
+  t.is(await sh('systemctl is-active chronyd.service dnsmasq.service | sort -u'), 'active');
+  t.regex(await sh('cat /etc/resolv.conf'), /^nameserver 127\.0\.0\.2$/m);
+  t.regex(await sh('ip -4 -o addr show dev resin-dns'), /inet 10\.114\.102\.1\/24/);
+  t.is(await sh('cat /run/dnsmasq.servers'), 'server=8.8.8.8', 'without dnsServers, balenaOS\'s default');
+  t.regex(await sh('busybox nslookup balena 127.0.0.2'), /Address:\s+127\.0\.1\.1/, 'dnsmasq answers the host from /etc/hosts');
+  t.regex(await sh('balena-engine run --rm dutlab/busybox sh -c "cat /etc/resolv.conf; nslookup balena"'), /nameserver 10\.114\.102\.1[\s\S]*Address:\s+127\.0\.1\.1/, 'a container resolves through dnsmasq on resin-dns');
+  const setConfig = (filter: string) => sh(`jq '${filter}' /mnt/boot/config.json > /tmp/config.json && cp /tmp/config.json /mnt/boot/config.json && sync`);
+  const until = (what: string, command: string) => sh(`timeout 90 sh -c '${command.replaceAll("'", "'\\''")}' || { echo "not within 90 s: ${what}"; exit 1; }`, 100_000);
+  await setConfig('.ntpServers = "10.0.2.2 10.0.2.9" | .dnsServers = "10.0.2.3"');
+  await until('ntpServers in chrony', 'until chronyc -n sources | grep -q "10\\.0\\.2\\.9"; do sleep 1; done');
+  t.is(await sh('cat /run/chrony/added_config.sources'), 'pool 10.0.2.2 iburst minpoll 14 maxpoll 14 maxsources 1\npool 10.0.2.9 iburst minpoll 14 maxpoll 14 maxsources 1');
+  await until('dnsServers in dnsmasq', 'until grep -qx server=10.0.2.3 /run/dnsmasq.servers; do sleep 1; done');
+  await setConfig('del(.ntpServers) | del(.dnsServers)');
+  await until('ntpServers unset', 'while chronyc -n sources | grep -q "10\\.0\\.2\\.9"; do sleep 1; done');
+  t.is((await run('test -e /run/chrony/added_config.sources')).exitCode, 1, 'no config.json sources left');
+  await until('dnsServers unset', 'until grep -qx server=8.8.8.8 /run/dnsmasq.servers; do sleep 1; done');
+
   // The reset flags (remove_me_to_reset) are the os suite's: their test needs a reboot.
+});
+
+test.serial('a flasher image installs the OS on the internal disk, powers off, and the board boots what it installed', async (t) => {
+  t.timeout(30 * 60_000);
+  const [current] = (await buildImages({ versions: [DEFAULT_VERSION], flasher: true })).versions;
+  if (!current?.flasher) throw new Error('build returned no flasher image');
+  const image = current.flasher.image.path;
+  const facts = await inspectOsImage(image);
+  t.true(facts.installer);
+  t.is(facts.version, current.version);
+  t.log(`flasher ${image}: ${(current.flasher.image.size / 2 ** 20).toFixed(0)} MiB`);
+
+  const progress: string[] = [];
+  const dut = await createDut({
+    board: await loadBoard('qemu-x86_64'),
+    image,
+    installer: true,
+    login: 'console',
+    // The installer copies config.json less its installer section.
+    config: { installer: { secureboot: false } },
+    onFlashProgress: ({ elapsedMs, lastLine }) => progress.push(`${Math.round(elapsedMs / 1000)} s: ${lastLine}`),
+  });
+  t.teardown(() => dut.close());
+  const sh = async (command: string): Promise<string> => {
+    const result = await dut.exec(command, { transport: 'serial', timeoutMs: 120_000 });
+    if (result.exitCode !== 0) throw new Error(`"${command}" exited ${result.exitCode}: ${result.stdout}`);
+    return result.stdout.trimEnd();
+  };
+  const started = Date.now();
+  await dut.boot();
+  const states = dut.timeline.entries.map((e) => e.state);
+  t.log(`flashed and booted in ${((Date.now() - started) / 1000).toFixed(0)} s: ${states.join(' → ')}`);
+  for (const line of progress) t.log(`progress ${line}`);
+  t.deepEqual(states.slice(states.indexOf('provisioning')), ['provisioning', 'flashing', 'powering-on', 'booting', 'ready']);
+  const flashing = dut.timeline.entries.find((e) => e.state === 'flashing')?.at ?? 0;
+  const poweringOn = dut.timeline.entries.find((e) => e.state === 'powering-on')?.at ?? 0;
+  t.log(`installer: ${((poweringOn - flashing) / 1000).toFixed(0)} s from power-on to power-off`);
+  const installerText = textOf(dut.transcript.entries);
+  t.regex(installerText, /\[resin-init-flasher\] \/dev\/sda is our install media, skip it/);
+  t.regex(installerText, /\[resin-init-flasher\] \/dev\/vda will be used for flashing/);
+  t.regex(installerText, /\[resin-init-flasher\] Flashed \d+ bytes to \/dev\/vda/);
+
+  // Booted from the internal disk, with the stick still plugged in.
+  t.is(await sh('findmnt -n -c -o SOURCE -t ext4 -M /mnt/sysroot/active'), '/dev/vda2');
+  t.is(await sh('lsblk -no LABEL /dev/sda1'), 'flash-boot');
+  t.regex(await sh('cat /etc/os-release'), new RegExp(`^VERSION="${current.version}"$`, 'm'));
+  const config = JSON.parse(await sh('cat /mnt/boot/config.json')) as { installer?: unknown; os?: { sshKeys?: string[] } };
+  t.is(config.installer, undefined, 'config.json without its installer section');
+  t.is(config.os?.sshKeys?.length, 1, 'the run key came along from the stick');
+  t.is((await dut.exec('echo over ssh')).stdout.trim(), 'over ssh', 'SSH with that key');
+  t.regex(await sh('efibootmgr'), /^Boot[0-9A-F]{4}\*? balenaOS$/m, 'the EFI boot entry the installer added');
 });

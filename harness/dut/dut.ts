@@ -7,7 +7,9 @@ import { generateRunKey, SerialTransport, SshTransport, type RunKey } from '../t
 import type { ExecResult as TransportExecResult, GetOptions, PutOptions, Transport } from '../transports/types.ts';
 import { provisionMedium } from '../storage/provision.ts';
 import type { BoundBoard, Medium, NetworkEndpoint, WriteProgress } from './drivers.ts';
-import { lifecycle, type ExecRequest, type LifecycleEvent, type Reply } from './lifecycle.ts';
+import { lifecycle, type ExecRequest, type LifecycleEvent, type RebootOptions, type Reply } from './lifecycle.ts';
+
+export type { RebootOptions } from './lifecycle.ts';
 import { diagnoseSsh, SSH_DIAGNOSIS_INTERVAL_MS } from './ssh-diagnosis.ts';
 import { Timeline, type TimelineEntry } from './timeline.ts';
 
@@ -42,20 +44,6 @@ export interface Fault {
   error: DutError;
 }
 
-export interface RebootOptions {
-  /** Send `reboot` (default), or only wait for the DUT to reboot by itself. */
-  initiate?: boolean;
-  /** Kernel panics on the way are expected: note them, do not fail. */
-  tolerateTraces?: boolean;
-  /** How long until each new boot banner shows. Default 2 minutes. */
-  bannerTimeoutMs?: number;
-  /**
-   * Kernel boots to see before logging in (default 1): a rollback boots the
-   * new OS, which reboots by itself into the old one (2); a fallback through
-   * the bootloader may take 3. Logging in between would race the reboot.
-   */
-  kernelBoots?: number;
-}
 
 export interface DutOptions {
   image: string;
@@ -106,7 +94,6 @@ export class Dut {
   private serial: SerialTransport | undefined;
   private ssh: SshTransport | undefined;
   private readonly runKey: RunKey | undefined;
-  private rebootOptions: RebootOptions = {};
   private queue: Promise<unknown> = Promise.resolve();
   private closed: Promise<void> | undefined;
   /** Every fault of the run, in order: a test asks for those in its own time span. */
@@ -178,7 +165,7 @@ export class Dut {
           return input.run(await this.transportFor(input.transport, both), both);
         }),
         recoverFromFault: fromPromise<void, DutError>(({ input }) => this.recoverFromFault(input, bootTimeoutMs)),
-        reboot: fromPromise(() => this.rebootNow(bootTimeoutMs)),
+        reboot: fromPromise<void, RebootOptions>(({ input }) => this.rebootNow(input, bootTimeoutMs)),
         // Without a reset line (a relay board) the reset is a power cycle, and the timeline's detail says so.
         hardReset: fromPromise(async () => {
           this.requireConsole().expectReboot();
@@ -315,10 +302,7 @@ export class Dut {
         step: 'reboot',
       });
     }
-    await this.request((reply) => {
-      this.rebootOptions = options;
-      return { type: 'REBOOT', reply };
-    });
+    await this.request((reply) => ({ type: 'REBOOT', options, reply }));
   }
 
   /** Reset without asking the OS (QMP system_reset, a relay cycle); log in again. */
@@ -685,9 +669,8 @@ export class Dut {
     await ssh?.close().catch(() => undefined);
   }
 
-  private async rebootNow(bootTimeoutMs: number): Promise<void> {
-    const { initiate = true, tolerateTraces = false, bannerTimeoutMs = 120_000, kernelBoots = 1 } = this.rebootOptions;
-    this.rebootOptions = {};
+  private async rebootNow(options: RebootOptions, bootTimeoutMs: number): Promise<void> {
+    const { initiate = true, tolerateTraces = false, bannerTimeoutMs = 120_000, kernelBoots = 1 } = options;
     const console = this.requireConsole();
     console.expectReboot();
     if (tolerateTraces) console.tolerateTraces(true);

@@ -2,7 +2,7 @@ import test from 'ava';
 import { createActor, fromPromise } from 'xstate';
 import { DutError } from '../errors.ts';
 import type { Medium } from './drivers.ts';
-import { lifecycle, type ExecRequest, type LifecycleEvent, type Reply } from './lifecycle.ts';
+import { lifecycle, type ExecRequest, type LifecycleEvent, type RebootOptions, type Reply } from './lifecycle.ts';
 
 type Fakes = Partial<Record<'prepare' | 'writeMedium' | 'powerOn' | 'flash' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault', () => Promise<void>>> & {
   exec?: (request: ExecRequest) => Promise<unknown>;
@@ -11,6 +11,7 @@ type Fakes = Partial<Record<'prepare' | 'writeMedium' | 'powerOn' | 'flash' | 'w
 /** The chart run against fake actors; `calls` records which actors ran, in order. */
 function start(fakes: Fakes, maxBootAttempts = 2, installer = false) {
   const calls: string[] = [];
+  const rebootInputs: RebootOptions[] = [];
   const ok = async () => undefined;
   const actor = (name: keyof Fakes) =>
     fromPromise<void, unknown>(async () => {
@@ -32,7 +33,11 @@ function start(fakes: Fakes, maxBootAttempts = 2, installer = false) {
       flash: actor('flash'),
       waitForShell: actor('waitForShell'),
       powerCycle: actor('powerCycle'),
-      reboot: actor('reboot'),
+      reboot: fromPromise<void, RebootOptions>(async ({ input }) => {
+        calls.push('reboot');
+        rebootInputs.push(input);
+        await (fakes.reboot ?? ok)();
+      }),
       hardReset: actor('hardReset'),
       powerOff: actor('powerOff'),
       recoverFromFault: fromPromise<void, DutError>(async () => {
@@ -55,7 +60,7 @@ function start(fakes: Fakes, maxBootAttempts = 2, installer = false) {
     new Promise<unknown>((resolve, reject) => running.send(make({ resolve, reject })));
   const exec = (command: string, transport: 'serial' | 'ssh' = 'serial') =>
     send((reply) => ({ type: 'EXEC', request: { describe: command, transport, run: async () => undefined }, reply }));
-  return { running, calls, states, send, exec };
+  return { running, calls, rebootInputs, states, send, exec };
 }
 
 test('boot walks idle → preparing → writing-medium → provisioning → powering-on → booting → ready and commands go through busy', async (t) => {
@@ -261,10 +266,13 @@ test('a serial command timeout latches broken; RECOVER power-cycles back to read
 test('reboot, hard reset and power off go through their states and back', async (t) => {
   const dut = start({});
   await dut.send((reply) => ({ type: 'BOOT', reply }));
+  await dut.send((reply) => ({ type: 'REBOOT', options: { initiate: false, kernelBoots: 2 }, reply }));
   await dut.send((reply) => ({ type: 'REBOOT', reply }));
   await dut.send((reply) => ({ type: 'HARD_RESET', reply }));
   await dut.send((reply) => ({ type: 'POWER_OFF', reply }));
-  t.deepEqual(dut.states.slice(6), ['ready', 'rebooting', 'ready', 'resetting', 'booting', 'ready', 'powering-off', 'off']);
+  t.deepEqual(dut.states.slice(6), ['ready', 'rebooting', 'ready', 'rebooting', 'ready', 'resetting', 'booting', 'ready', 'powering-off', 'off']);
+  // Each reboot gets its own request's options, none left over from the one before.
+  t.deepEqual(dut.rebootInputs, [{ initiate: false, kernelBoots: 2 }, {}]);
   await dut.send((reply) => ({ type: 'BOOT', reply }));
   t.is(dut.states.at(-1), 'ready');
 });

@@ -40,10 +40,25 @@ export interface ExecRequest {
   run(transport: Transport, signal: AbortSignal): Promise<unknown>;
 }
 
+export interface RebootOptions {
+  /** Send `reboot` (default), or only wait for the DUT to reboot by itself. */
+  initiate?: boolean;
+  /** Kernel panics on the way are expected: note them, do not fail. */
+  tolerateTraces?: boolean;
+  /** How long until each new boot banner shows. Default 2 minutes. */
+  bannerTimeoutMs?: number;
+  /**
+   * Kernel boots to see before logging in (default 1): a rollback boots the
+   * new OS, which reboots by itself into the old one (2); a fallback through
+   * the bootloader may take 3. Logging in between would race the reboot.
+   */
+  kernelBoots?: number;
+}
+
 export type LifecycleEvent =
   | { type: 'BOOT'; reply: Reply }
   | { type: 'EXEC'; request: ExecRequest; reply: Reply }
-  | { type: 'REBOOT'; reply: Reply }
+  | { type: 'REBOOT'; options?: RebootOptions; reply: Reply }
   | { type: 'HARD_RESET'; reply: Reply }
   | { type: 'POWER_OFF'; reply: Reply }
   | { type: 'RECOVER'; reply: Reply }
@@ -58,6 +73,8 @@ export interface LifecycleContext {
   /** Which request `pending` answers: a rescued REBOOT is rejected, a rescued BOOT is not. */
   pendingType: LifecycleEvent['type'] | undefined;
   request: ExecRequest | undefined;
+  /** How the REBOOT being served reboots, handed to the reboot actor. */
+  rebootOptions: RebootOptions;
   /** The fault being recovered from, handed to the recovery actor. */
   fault: DutError | undefined;
   /** The medium as written, handed to provisioning (QEMU: the run's overlay; a farm board: its SD card). */
@@ -119,7 +136,9 @@ export const lifecycle = setup({
     exec: fromPromise<unknown, ExecRequest>(async () => {
       throw new Error('lifecycle actor "exec" was not provided');
     }),
-    reboot: unprovided('reboot'),
+    reboot: fromPromise<void, RebootOptions>(async () => {
+      throw new Error('lifecycle actor "reboot" was not provided');
+    }),
     hardReset: unprovided('hardReset'),
     powerOff: unprovided('powerOff'),
   },
@@ -143,6 +162,7 @@ export const lifecycle = setup({
       pending: ({ event }) => (event as { reply?: Reply }).reply,
       pendingType: ({ event }) => event.type,
       request: ({ event }) => (event.type === 'EXEC' ? event.request : undefined),
+      rebootOptions: ({ event }) => (event.type === 'REBOOT' ? (event.options ?? {}) : {}),
     }),
     holdFault: assign(({ context, event }) => {
       const fault = asDutError((event as { error?: unknown }).error, context.dut, 'fault');
@@ -205,6 +225,7 @@ export const lifecycle = setup({
     pending: undefined,
     pendingType: undefined,
     request: undefined,
+    rebootOptions: {},
     fault: undefined,
     medium: undefined,
     why: undefined,
@@ -289,6 +310,7 @@ export const lifecycle = setup({
     rebooting: {
       invoke: {
         src: 'reboot',
+        input: ({ context }) => context.rebootOptions,
         onDone: { target: 'ready', actions: 'resolvePending' },
         onError: [
           { guard: 'canRetryBoot', target: 'power-cycling', actions: ['rejectRescued', 'countBoot'] },
