@@ -263,5 +263,9 @@ test.serial('a flasher image installs the OS on the internal disk, powers off, a
   t.is(config.installer, undefined, 'config.json without its installer section');
   t.is(config.os?.sshKeys?.length, 1, 'the run key came along from the stick');
   t.is((await dut.exec('echo over ssh')).stdout.trim(), 'over ssh', 'SSH with that key');
-  t.regex(await sh('efibootmgr'), /^Boot[0-9A-F]{4}\*? balenaOS$/m, 'the EFI boot entry the installer added');
+  // The firmware booted the internal disk through the entry the installer added (NVRAM survives the power-off).
+  const efi = await sh('efibootmgr');
+  const entry = /^Boot([0-9A-F]{4})\*? balenaOS$/m.exec(efi)?.[1];
+  t.truthy(entry, efi);
+  t.regex(efi, new RegExp(`^BootCurrent: ${entry}$`, 'm'), 'booted through the balenaOS entry');
 });

@@ -32,6 +32,8 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
   const disk = path.join(options.dir, 'disk.qcow2');
   // An installer image goes on a USB stick (leviathan's worker does the same); `disk` is then the internal disk it writes.
   const stick = path.join(options.dir, 'stick.qcow2');
+  // The board's NVRAM: boot entries its OS adds survive power cycles.
+  const vars = path.join(options.dir, 'efivars.qcow2');
   const bridge = new ConsoleBridge();
   let instance: QemuInstance | undefined;
   let line: SerialPort | undefined;
@@ -43,9 +45,12 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     instance = await launchBoard(board, {
       dut: board.name,
       disk,
+      firmwareVars: vars,
       paused: true,
-      // The stick stays plugged in after the install, as on a desk: the firmware tries the internal disk first.
-      extraDrives: withStick ? [{ path: stick, format: 'qcow2', bus: 'usb', readonly: false, bootindex: 1, serial: 'dutlab-installer' }, ...media] : media,
+      // The stick stays plugged in after the install, as on a desk; which disk boots is the firmware's
+      // business then: the blank internal disk fails over to the stick, the installer's entry boots the OS.
+      ...(withStick ? { firmwareBootOrder: true } : {}),
+      extraDrives: withStick ? [{ path: stick, format: 'qcow2', bus: 'usb', readonly: false, serial: 'dutlab-installer' }, ...media] : media,
     });
     line = await openSerialLine(instance.pty, 115200, board.name);
     bridge.attach(line);
@@ -105,8 +110,7 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
         image = imagePath;
         withStick = writeOptions.installer === true;
         await mkdir(options.dir, { recursive: true });
-        await rm(disk, { force: true });
-        await rm(stick, { force: true });
+        await Promise.all([disk, stick, vars].map((file) => rm(file, { force: true })));
         if (!withStick) {
           await createOverlay(imagePath, 'raw', disk);
           return { path: disk, format: 'qcow2' };
@@ -117,7 +121,7 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
       },
       handOver: async () => undefined,
       async release() {
-        if (!options.keepDisk) await Promise.all([rm(disk, { force: true }), rm(stick, { force: true })]);
+        if (!options.keepDisk) await Promise.all([disk, stick, vars].map((file) => rm(file, { force: true })));
       },
     },
     ...(board.qemu.network === 'user'

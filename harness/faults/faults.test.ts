@@ -29,6 +29,8 @@ test.serial('every provoked fault gets its verdict and cause, and the DUT comes 
   const tests = summary.suites[0]?.tests ?? [];
   for (const x of tests) t.log(`${x.status.padEnd(5)} ${(x.cause ?? '').padEnd(16)} ${(x.durationMs / 1000).toFixed(1).padStart(6)} s  ${x.title}: ${x.message ?? ''}`);
   const verdicts = tests.map((x) => [x.title, x.status, x.cause]);
+  // The messages go with a mismatch: a CI log that shows only the failure still says why.
+  const messages = tests.map((x) => `${x.status} ${x.cause ?? ''}: ${x.message ?? ''}`).join('\n');
   t.deepEqual(verdicts, [
     ['a reboot that hangs in shutdown', 'fail', 'reboot-hung'],
     ['a reset during an SSH command loop', 'fail', 'unexpected-reset'],
@@ -37,7 +39,7 @@ test.serial('every provoked fault gets its verdict and cause, and the DUT comes 
     ['the timed-out test left nothing running and its teardown ran', 'pass', undefined],
     ['after the faults the DUT answers over SSH and the console', 'pass', undefined],
     ['a DUT whose sshd is gone', 'error', 'ssh-unreachable'],
-  ]);
+  ], messages);
   const [hung, reset, panic, , , , noSsh] = tests;
   t.regex(hung?.message ?? '', /did not come back by itself/);
   t.regex(reset?.message ?? '', /boot banner|boot id/);

@@ -93,7 +93,20 @@ test('usb bus adds one xhci controller and usb-storage disks', (t) => {
   t.true(devices.includes('usb-storage,bus=xhci.0,drive=disk0,bootindex=0'));
 });
 
-test('extra drives are read-only, virtio by default, never boot devices', (t) => {
+test('an installer stick: a writable usb drive, and with firmwareBootOrder no disk has a bootindex', (t) => {
+  const stick = { path: '/dut/stick.qcow2', format: 'qcow2' as const, bus: 'usb' as const, readonly: false, bootindex: 1, serial: 'dutlab-installer' };
+  const fixed = values(buildQemuArgs(input({}, { extraDrives: [stick] })), '-device');
+  t.true(fixed.includes('virtio-blk-pci,drive=disk0,bootindex=0'));
+  t.true(fixed.includes('usb-storage,bus=xhci.0,drive=extra0,bootindex=1,serial=dutlab-installer'));
+  const args = buildQemuArgs(input({}, { extraDrives: [stick], firmwareBootOrder: true }));
+  t.true(values(args, '-drive').includes('file=/dut/stick.qcow2,format=qcow2,if=none,id=extra0'));
+  const devices = values(args, '-device');
+  t.true(devices.includes('virtio-blk-pci,drive=disk0'));
+  t.true(devices.includes('usb-storage,bus=xhci.0,drive=extra0,serial=dutlab-installer'));
+  t.false(args.some((a) => a.includes('bootindex')));
+});
+
+test('extra drives are read-only, virtio by default, not boot devices unless given a bootindex', (t) => {
   const args = buildQemuArgs(
     input({}, { extraDrives: [{ path: '/img/hostapp.tar', format: 'raw' }, { path: '/img/data.qcow2', format: 'qcow2' }] }),
   );

@@ -39,6 +39,8 @@ export interface QemuArgsInput {
   startPaused: boolean;
   /** Shown in `ps` and QMP query-name, to tell runs apart. */
   name?: string;
+  /** No bootindex on any disk: the firmware's own boot entries decide, as an installer leaves them. */
+  firmwareBootOrder?: boolean;
   /** Appended verbatim; an escape hatch for experiments. */
   extraArgs?: readonly string[];
 }
@@ -98,14 +100,14 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
   if (input.overlay) {
     // The image itself is the overlay's backing file and is never written.
     args.push('-drive', `file=${escapeOpt(input.overlay)},format=${input.overlayFormat ?? 'qcow2'},if=none,id=disk0`);
-    args.push(...driveDevice(s.diskBus, 'disk0', sataIndex, 0));
+    args.push(...driveDevice(s.diskBus, 'disk0', sataIndex, input.firmwareBootOrder ? undefined : 0));
     if (s.diskBus === 'sata') sataIndex++;
   }
   drives.forEach((drive, i) => {
     const id = `extra${i}`;
     const bus = drive.bus ?? 'virtio';
     args.push('-drive', `file=${escapeOpt(drive.path)},format=${drive.format},if=none,id=${id}${drive.readonly === false ? '' : ',readonly=on'}`);
-    args.push(...driveDevice(bus, id, sataIndex, drive.bootindex, drive.serial));
+    args.push(...driveDevice(bus, id, sataIndex, input.firmwareBootOrder ? undefined : drive.bootindex, drive.serial));
     if (bus === 'sata') sataIndex++;
   });
 

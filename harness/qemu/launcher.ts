@@ -12,7 +12,7 @@
  * Teardown: see harness/proc/supervise.ts (process group, PR_SET_PDEATHSIG,
  * clean-up registry) and reaper.ts (stale runs of dead harnesses).
  */
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import type { QemuBoard, QemuSettings } from '../boards/types.ts';
 import { DutError } from '../errors.ts';
 import { settlesWithin, spawnSupervised, type ExitInfo, type Supervised } from '../proc/supervise.ts';
@@ -40,8 +40,16 @@ export interface LaunchOptions {
   disk?: string;
   /** Format of `disk`: qcow2 (default), or raw (an emulated board's SD card, written by its flasher). */
   diskFormat?: 'qcow2' | 'raw';
-  /** Additional read-only disks, e.g. a hostapp tarball as a raw virtio disk. */
+  /** Additional disks, e.g. a hostapp tarball as a raw virtio disk. */
   extraDrives?: readonly ExtraDrive[];
+  /**
+   * UEFI: the variable store (boot entries) as a file that outlives this QEMU
+   * process, made from the template when missing, as a board's NVRAM keeps
+   * what its OS wrote across power cycles. Default: a fresh copy per launch.
+   */
+  firmwareVars?: string;
+  /** No bootindex on any disk: the firmware's own boot entries decide (an installer adds one). */
+  firmwareBootOrder?: boolean;
   /** Use exactly this run directory... */
   runDir?: string;
   /** ...or create `<runsRoot>/<id>` (default `.dutlab/runs`), which is also what the reaper scans. */
@@ -122,7 +130,8 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuInstance> 
   let firmware: UefiFirmware | undefined;
   if (options.qemu.firmware === 'uefi') {
     firmware = options.firmware ?? findUefiFirmware();
-    await createVarsCopy(firmware.varsTemplate, run.vars);
+    const kept = options.firmwareVars && (await stat(options.firmwareVars).then(() => true, () => false));
+    if (!kept) await createVarsCopy(firmware.varsTemplate, options.firmwareVars ?? run.vars);
   }
 
   const attempts = options.sshPort === undefined ? 3 : 1;
@@ -134,8 +143,9 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuInstance> 
       overlay: options.image ? run.overlay : options.disk,
       ...(!options.image && options.diskFormat ? { overlayFormat: options.diskFormat } : {}),
       firmwareCode: firmware?.code,
-      firmwareVars: firmware ? run.vars : undefined,
+      firmwareVars: firmware ? (options.firmwareVars ?? run.vars) : undefined,
       extraDrives: options.extraDrives,
+      ...(options.firmwareBootOrder ? { firmwareBootOrder: true } : {}),
       serialLog: run.serialLog,
       qmpSocket: run.qmpSocket,
       pidfile: run.pidfile,
