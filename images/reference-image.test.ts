@@ -198,7 +198,7 @@ test.serial('the reference image boots on root A read-only, runs containers, cat
   t.is(await sh('systemctl is-active chronyd.service dnsmasq.service | sort -u'), 'active');
   t.regex(await sh('cat /etc/resolv.conf'), /^nameserver 127\.0\.0\.2$/m);
   t.regex(await sh('ip -4 -o addr show dev resin-dns'), /inet 10\.114\.102\.1\/24/);
-  t.is(await sh('cat /run/dnsmasq.servers'), 'server=8.8.8.8', 'without dnsServers, balenaOS\'s default');
+  t.is((await sh('cat /run/dnsmasq.servers')).trim(), 'server=8.8.8.8', 'without dnsServers, balenaOS\'s default');
   t.regex(await sh('busybox nslookup balena 127.0.0.2'), /Address:\s+127\.0\.1\.1/, 'dnsmasq answers the host from /etc/hosts');
   t.regex(await sh('balena-engine run --rm dutlab/busybox sh -c "cat /etc/resolv.conf; nslookup balena"'), /nameserver 10\.114\.102\.1[\s\S]*Address:\s+127\.0\.1\.1/, 'a container resolves through dnsmasq on resin-dns');
   const setConfig = (filter: string) => sh(`jq '${filter}' /mnt/boot/config.json > /tmp/config.json && cp /tmp/config.json /mnt/boot/config.json && sync`);
