@@ -293,53 +293,55 @@ async function buildHostappOnly(b: VersionBuild): Promise<HostappManifest> {
 
 /** The manifest with its production build, made from the development image unless already there. */
 async function withProduction(manifest: ImageManifest, cacheDir: string, steps: Steps): Promise<ImageManifest> {
-  const { version } = manifest;
   if (manifest.production && (await intact(manifest.production.image)) && (await intact(manifest.production.bmap))) {
-    steps.cached(`${manifest.name} ${version} production build`);
+    steps.cached(`${manifest.name} ${manifest.version} production build`);
     return manifest;
   }
-  const imagePath = manifest.image.path.replace(/\.img$/, '-prod.img');
-  const work = path.join(cacheDir, `work-prod-${version}-${process.pid}`);
-  await mkdir(work, { recursive: true });
-  try {
-    await steps.run(`${version}: production build (developmentMode false, no kernel console)`, () =>
-      writeAtomically(imagePath, (partial) => makeProductionVariant(manifest.image.path, partial, work)),
-    );
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
-  const bmap = await blockMap(imagePath, version, steps);
-  const completed = { ...manifest, production: { image: await steps.run(`${version}: production checksum`, () => artifact(imagePath)), bmap } };
+  const production = await buildVariant(manifest, cacheDir, steps, 'prod', 'production build (developmentMode false, no kernel console)', (partial, work) =>
+    makeProductionVariant(manifest.image.path, partial, work),
+  );
+  const completed = { ...manifest, production };
   await writeManifest(completed);
   return completed;
 }
 
 /** The manifest with its flasher image, unless one made from this image and this flasher recipe is there. */
 async function withFlasher(manifest: ImageManifest, b: VersionBuild): Promise<ImageManifest> {
-  const { version, steps } = b;
   const key = hashParts([manifest.key, await hashTree(path.join(b.recipeDir, FLASHER_DIR))]).slice(0, 16);
   const flasher = manifest.flasher;
   if (flasher && flasher.key === key && !b.force && (await intact(flasher.image)) && (await intact(flasher.bmap))) {
-    steps.cached(`${manifest.name} ${version} flasher`);
+    b.steps.cached(`${manifest.name} ${manifest.version} flasher`);
     return manifest;
   }
-  const imagePath = manifest.image.path.replace(/\.img$/, '-flasher.img');
-  const work = path.join(b.cacheDir, `work-flasher-${version}-${process.pid}`);
+  const built = await buildVariant(manifest, b.cacheDir, b.steps, 'flasher', 'flasher image (flash-boot, flash-rootA with the installer and the image)', (partial, work) =>
+    buildFlasherImage({ recipe: b.recipe, recipeDir: b.recipeDir, baseTar: b.baseTar, version: manifest.version, image: manifest.image.path, output: partial, workDir: work }),
+  );
+  const completed = { ...manifest, flasher: { key, ...built } };
+  await writeManifest(completed);
+  return completed;
+}
+
+/** An image made from a version's image (refos-V-SUFFIX.img), with its block map and checksum; its work folder goes afterwards. */
+async function buildVariant(
+  manifest: ImageManifest,
+  cacheDir: string,
+  steps: Steps,
+  suffix: string,
+  title: string,
+  make: (partial: string, work: string) => Promise<void>,
+): Promise<{ image: Artifact; bmap: Artifact }> {
+  const { version } = manifest;
+  const imagePath = manifest.image.path.replace(/\.img$/, `-${suffix}.img`);
+  const work = path.join(cacheDir, `work-${suffix}-${version}-${process.pid}`);
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   try {
-    await steps.run(`${version}: flasher image (flash-boot, flash-rootA with the installer and the image)`, () =>
-      writeAtomically(imagePath, (partial) =>
-        buildFlasherImage({ recipe: b.recipe, recipeDir: b.recipeDir, baseTar: b.baseTar, version, image: manifest.image.path, output: partial, workDir: work }),
-      ),
-    );
+    await steps.run(`${version}: ${title}`, () => writeAtomically(imagePath, (partial) => make(partial, work)));
   } finally {
     await rm(work, { recursive: true, force: true });
   }
   const bmap = await blockMap(imagePath, version, steps);
-  const completed = { ...manifest, flasher: { key, image: await steps.run(`${version}: flasher checksum`, () => artifact(imagePath)), bmap } };
-  await writeManifest(completed);
-  return completed;
+  return { image: await steps.run(`${version}: ${suffix} checksum`, () => artifact(imagePath)), bmap };
 }
 
 /** `<image minus .img>.bmap`, made from the image just built, so a map never outlives its image. */

@@ -1,7 +1,8 @@
 /**
- * The reference image in real QEMU: build (cached), boot, log in on the
- * serial console, check the balenaOS interfaces it promises, run containers,
- * and see its fingerprint catch a changed OS file. Its update path
+ * The reference image in real QEMU: build (cached), install it with its
+ * flasher, log in on the serial console, check the balenaOS interfaces it
+ * promises, run containers, and see its fingerprint catch a changed OS file;
+ * the production build over SSH alone. Its update path
  * (hostapp-update, the A/B switch, rollback-health's commit) is checked by
  * the hup suite, in the CI subset (harness/cli/run-command.test.ts) and in
  * full in the main job.
@@ -142,16 +143,28 @@ function acceptsEmptyPassword(endpoint: { host: string; port: number }): Promise
   });
 }
 
-test.serial('the reference image boots on root A read-only, runs containers, catches a changed file and swaps on zram', async (t) => {
-  t.timeout(15 * 60_000);
-  const built: BuildResult = await buildImages({ versions: [DEFAULT_VERSION] });
+// One boot for both: what the flasher installs is the reference image, byte for byte.
+test.serial('a flasher installs the reference image on the internal disk and powers off; the installed OS boots on root A read-only, runs containers, catches a changed file, swaps on zram and keeps time and names as balenaOS does', async (t) => {
+  t.timeout(30 * 60_000);
+  const built: BuildResult = await buildImages({ versions: [DEFAULT_VERSION], flasher: true });
   const [current] = built.versions;
-  if (!current) throw new Error('build returned no version');
+  if (!current?.flasher) throw new Error('build returned no flasher image');
+  const image = current.flasher.image.path;
+  const facts = await inspectOsImage(image);
+  t.true(facts.installer);
+  t.is(facts.version, current.version);
+  t.log(`flasher ${image}: ${(current.flasher.image.size / 2 ** 20).toFixed(0)} MiB`);
 
+  const progress: string[] = [];
   const dut = await createDut({
     board: await loadBoard('qemu-x86_64'),
-    image: current.image.path,
+    image,
     media: [built.busybox.path],
+    installer: true,
+    login: 'console',
+    // The installer copies config.json less its installer section.
+    config: { installer: { secureboot: false } },
+    onFlashProgress: ({ elapsedMs, lastLine }) => progress.push(`${Math.round(elapsedMs / 1000)} s: ${lastLine}`),
   });
   t.teardown(() => dut.close());
   const run = (command: string, timeoutMs = 120_000) => dut.exec(command, { transport: 'serial', timeoutMs });
@@ -160,13 +173,39 @@ test.serial('the reference image boots on root A read-only, runs containers, cat
     if (result.exitCode !== 0) throw new Error(`"${command}" exited ${result.exitCode}: ${result.stdout}`);
     return result.stdout.trimEnd();
   };
-
+  const started = Date.now();
   await dut.boot();
+  const states = dut.timeline.entries.map((e) => e.state);
+  t.log(`flashed and booted in ${((Date.now() - started) / 1000).toFixed(0)} s: ${states.join(' → ')}`);
+  for (const line of progress) t.log(`progress ${line}`);
+  t.deepEqual(states.slice(states.indexOf('provisioning')), ['provisioning', 'flashing', 'powering-on', 'booting', 'ready']);
+  const flashing = dut.timeline.entries.find((e) => e.state === 'flashing')?.at ?? 0;
+  const poweringOn = dut.timeline.entries.find((e) => e.state === 'powering-on')?.at ?? 0;
+  t.log(`installer: ${((poweringOn - flashing) / 1000).toFixed(0)} s from power-on to power-off`);
+  const installerText = textOf(dut.transcript.entries);
+  t.regex(installerText, /\[resin-init-flasher\] \/dev\/sda is our install media, skip it/);
+  t.regex(installerText, /\[resin-init-flasher\] \/dev\/vda will be used for flashing/);
+  t.regex(installerText, /\[resin-init-flasher\] Flashed \d+ bytes to \/dev\/vda/);
+
+  // Booted from the internal disk, with the stick still plugged in.
+  t.is(await sh('findmnt -n -c -o SOURCE -t ext4 -M /mnt/sysroot/active'), '/dev/vda2');
+  t.is(await sh('lsblk -no LABEL /dev/sda1'), 'flash-boot');
+  t.regex(await sh('cat /etc/os-release'), new RegExp(`^VERSION="${current.version}"$`, 'm'));
+  const config = JSON.parse(await sh('cat /mnt/boot/config.json')) as { installer?: unknown; os?: { sshKeys?: string[] } };
+  t.is(config.installer, undefined, 'config.json without its installer section');
+  t.is(config.os?.sshKeys?.length, 1, 'the run key came along from the stick');
+  t.is((await dut.exec('echo over ssh')).stdout.trim(), 'over ssh', 'SSH with that key');
+  // The firmware booted the internal disk through the entry the installer added (NVRAM survives the power-off).
+  const efi = await sh('efibootmgr');
+  const entry = /^Boot([0-9A-F]{4})\*? balenaOS$/m.exec(efi)?.[1];
+  t.truthy(entry, efi);
+  t.regex(efi, new RegExp(`^BootCurrent: ${entry}$`, 'm'), 'booted through the balenaOS entry');
+
+  // The installed OS, as the reference image must behave.
   const media = (file: string): string => dut.board.media?.path(file) ?? '';
   t.regex(await sh('cat /proc/cmdline'), /root=LABEL=resin-rootA\b/);
   t.is(await sh('readlink -f /dev/disk/by-state/active'), await sh('readlink -f /dev/disk/by-label/resin-rootA'));
   t.is(await sh('readlink -f /dev/disk/by-state/inactive'), await sh('readlink -f /dev/disk/by-label/resin-rootB'));
-  t.regex(await sh('cat /etc/os-release'), new RegExp(`^VERSION="${current.version}"$`, 'm'));
 
   await sh('timeout 150 sh -c "until balena-engine info >/dev/null 2>&1; do sleep 1; done"', 160_000);
   t.regex(await sh('balena-engine info --format "{{.DockerRootDir}} {{.Driver}}"'), /^\/mnt\/data\/docker overlay2$/);
@@ -213,59 +252,4 @@ test.serial('the reference image boots on root A read-only, runs containers, cat
   await until('dnsServers unset', 'until grep -qx server=8.8.8.8 /run/dnsmasq.servers; do sleep 1; done');
 
   // The reset flags (remove_me_to_reset) are the os suite's: their test needs a reboot.
-});
-
-test.serial('a flasher image installs the OS on the internal disk, powers off, and the board boots what it installed', async (t) => {
-  t.timeout(30 * 60_000);
-  const [current] = (await buildImages({ versions: [DEFAULT_VERSION], flasher: true })).versions;
-  if (!current?.flasher) throw new Error('build returned no flasher image');
-  const image = current.flasher.image.path;
-  const facts = await inspectOsImage(image);
-  t.true(facts.installer);
-  t.is(facts.version, current.version);
-  t.log(`flasher ${image}: ${(current.flasher.image.size / 2 ** 20).toFixed(0)} MiB`);
-
-  const progress: string[] = [];
-  const dut = await createDut({
-    board: await loadBoard('qemu-x86_64'),
-    image,
-    installer: true,
-    login: 'console',
-    // The installer copies config.json less its installer section.
-    config: { installer: { secureboot: false } },
-    onFlashProgress: ({ elapsedMs, lastLine }) => progress.push(`${Math.round(elapsedMs / 1000)} s: ${lastLine}`),
-  });
-  t.teardown(() => dut.close());
-  const sh = async (command: string): Promise<string> => {
-    const result = await dut.exec(command, { transport: 'serial', timeoutMs: 120_000 });
-    if (result.exitCode !== 0) throw new Error(`"${command}" exited ${result.exitCode}: ${result.stdout}`);
-    return result.stdout.trimEnd();
-  };
-  const started = Date.now();
-  await dut.boot();
-  const states = dut.timeline.entries.map((e) => e.state);
-  t.log(`flashed and booted in ${((Date.now() - started) / 1000).toFixed(0)} s: ${states.join(' → ')}`);
-  for (const line of progress) t.log(`progress ${line}`);
-  t.deepEqual(states.slice(states.indexOf('provisioning')), ['provisioning', 'flashing', 'powering-on', 'booting', 'ready']);
-  const flashing = dut.timeline.entries.find((e) => e.state === 'flashing')?.at ?? 0;
-  const poweringOn = dut.timeline.entries.find((e) => e.state === 'powering-on')?.at ?? 0;
-  t.log(`installer: ${((poweringOn - flashing) / 1000).toFixed(0)} s from power-on to power-off`);
-  const installerText = textOf(dut.transcript.entries);
-  t.regex(installerText, /\[resin-init-flasher\] \/dev\/sda is our install media, skip it/);
-  t.regex(installerText, /\[resin-init-flasher\] \/dev\/vda will be used for flashing/);
-  t.regex(installerText, /\[resin-init-flasher\] Flashed \d+ bytes to \/dev\/vda/);
-
-  // Booted from the internal disk, with the stick still plugged in.
-  t.is(await sh('findmnt -n -c -o SOURCE -t ext4 -M /mnt/sysroot/active'), '/dev/vda2');
-  t.is(await sh('lsblk -no LABEL /dev/sda1'), 'flash-boot');
-  t.regex(await sh('cat /etc/os-release'), new RegExp(`^VERSION="${current.version}"$`, 'm'));
-  const config = JSON.parse(await sh('cat /mnt/boot/config.json')) as { installer?: unknown; os?: { sshKeys?: string[] } };
-  t.is(config.installer, undefined, 'config.json without its installer section');
-  t.is(config.os?.sshKeys?.length, 1, 'the run key came along from the stick');
-  t.is((await dut.exec('echo over ssh')).stdout.trim(), 'over ssh', 'SSH with that key');
-  // The firmware booted the internal disk through the entry the installer added (NVRAM survives the power-off).
-  const efi = await sh('efibootmgr');
-  const entry = /^Boot([0-9A-F]{4})\*? balenaOS$/m.exec(efi)?.[1];
-  t.truthy(entry, efi);
-  t.regex(efi, new RegExp(`^BootCurrent: ${entry}$`, 'm'), 'booted through the balenaOS entry');
 });

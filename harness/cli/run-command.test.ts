@@ -27,7 +27,9 @@ const dutlab = path.resolve('bin/dutlab.js');
  * commit). Reboots, resets and panics are judged in harness/faults/; the full
  * suites run with `dutlab run` (the main job).
  */
-export const CI_SUBSET = '^os/(os-release|the OS files|partitions|uptime|the engine runs|a container from)|^hup/HUP to the next';
+// The engine, containers and the fingerprint are checked on the installed reference image (images/reference-image.test.ts);
+// through the physical drivers what matters is the boot, the console, the medium and an update with its reboots.
+export const CI_SUBSET = '^os/(os-release|partitions|uptime)|^hup/HUP to the next';
 
 async function latestRun(reports: string): Promise<string> {
   const runs = (await readdir(reports)).filter((d) => d !== 'latest').sort();
@@ -77,7 +79,7 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
   const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8'));
   t.is(summary.counts.failed, 0);
   t.is(summary.counts.errors, 0);
-  t.is(summary.counts.passed, 7);
+  t.is(summary.counts.passed, 4);
   t.is(summary.imageVersion, '1.0.0', 'read from the image itself');
   t.regex(summary.accel, /^(kvm|tcg)$/);
   t.like(summary.boardDescription, { kind: 'virtual', drivers: { console: 'serial', power: 'lcus', storage: 'usbsdmux', network: 'static' } });
