@@ -3,7 +3,7 @@ import { DEFAULT_BOARDS_DIR, listBoards, loadBoard, type Board } from '../boards
 import { displayPath } from '../boards/load.ts';
 import { readHealth, type Health } from '../boards/health.ts';
 import { describeHolder, inspectLease, type LeaseStatus } from '../boards/lease.ts';
-import { parseCommandArgs } from './args.ts';
+import { defineCommand } from './command.ts';
 
 /** One board as `dutlab boards --json` prints it. */
 export interface BoardRow {
@@ -25,15 +25,20 @@ export interface BoardRow {
  * A board file that does not load is listed with its error: the listing is
  * what a person reads to find out which file is wrong.
  */
-export async function boardsCommand(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs('boards', argv, {
-    json: { type: 'boolean', default: false },
-    dir: { type: 'string', default: DEFAULT_BOARDS_DIR },
-  });
-  const rows = await Promise.all((await listBoards(values.dir)).map((name) => boardRow(name, values.dir)));
-  process.stdout.write(values.json ? `${JSON.stringify(rows, null, 2)}\n` : table(rows));
-  return 0;
-}
+export const boardsCommand = defineCommand({
+  name: 'boards',
+  summary: 'List the board files: kind, device type, and free / leased (by whom) / broken (why).',
+  flags: {
+    json: { type: 'boolean', default: false, help: 'print the rows as JSON' },
+    dir: { type: 'string', default: DEFAULT_BOARDS_DIR, value: 'DIR', help: 'the folder of board files' },
+  },
+  examples: ['dutlab boards', 'dutlab boards --json --dir /etc/dutlab/boards'],
+  async run({ values }) {
+    const rows = await Promise.all((await listBoards(values.dir)).map((name) => boardRow(name, values.dir)));
+    process.stdout.write(values.json ? `${JSON.stringify(rows, null, 2)}\n` : table(rows));
+    return 0;
+  },
+});
 
 async function boardRow(fileName: string, dir: string): Promise<BoardRow> {
   let board: Board | undefined;

@@ -1,14 +1,22 @@
 import { untilAborted } from '../proc/abort.ts';
-import { parseCommandArgs } from './args.ts';
-import { dutOptions, openDut } from './dut-session.ts';
+import { defineCommand } from './command.ts';
+import { dutFlags, openDut } from './dut-session.ts';
 
 /**
  * `dutlab boot`: boot to a shell, print the timeline, keep the DUT until
  * Ctrl-C. With --console the terminal is attached to the serial line (Ctrl-]
  * detaches): the entry point for poking at a reproduced field bug.
  */
-export async function bootCommand(argv: string[], shutdown: AbortSignal): Promise<number> {
-  const { values } = parseCommandArgs('boot', argv, { ...dutOptions, console: { type: 'boolean', default: false } });
+export const bootCommand = defineCommand({
+  name: 'boot',
+  summary: 'Boot the image to a shell, print the timeline, and keep the DUT until Ctrl-C.',
+  details: 'Ctrl-C powers the DUT off. With --console the terminal is attached to the serial line; Ctrl-] detaches.',
+  flags: { ...dutFlags, console: { type: 'boolean', default: false, help: 'attach the terminal to the serial console once ready' } },
+  examples: ['dutlab boot --image images/out/refos-1.0.0.img --console'],
+  run: ({ values }, shutdown) => boot(values, shutdown),
+});
+
+async function boot(values: { console: boolean } & Parameters<typeof openDut>[0], shutdown: AbortSignal): Promise<number> {
   const session = await openDut(values, shutdown);
   const { dut } = session;
   try {

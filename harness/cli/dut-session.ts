@@ -1,4 +1,3 @@
-import type { ParseArgsConfig } from 'node:util';
 import { loadBoard, type Accel } from '../boards/index.ts';
 import { createDut } from '../dut/create.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
@@ -9,17 +8,23 @@ import { buildImages, DEFAULT_VERSION } from '../../images/build.ts';
 import { progressPrinter } from '../../images/builder/steps.ts';
 import { untilAborted } from '../proc/abort.ts';
 import { takeBoard, waitMs } from './take-board.ts';
+import type { Flags } from './command.ts';
 
-/** Options every command that boots a DUT shares. */
-export const dutOptions = {
-  board: { type: 'string', default: 'qemu-x86_64' },
-  image: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  'boot-timeout': { type: 'string', default: '360' },
-  accel: { type: 'string' },
-  wait: { type: 'string' },
-  login: { type: 'string', default: 'auto' },
-} as const satisfies ParseArgsConfig['options'];
+/** Flags every command that boots a DUT shares. */
+export const dutFlags = {
+  board: { type: 'string', default: 'qemu-x86_64', value: 'NAME|FILE', help: 'a board from boards/ or the path of a board file' },
+  image: { type: 'string', value: 'IMG', help: 'the OS image to boot: a disk image or a flasher (default: the reference image, built and cached)' },
+  json: { type: 'boolean', default: false, help: 'print the result as JSON on stdout' },
+  'boot-timeout': { type: 'string', default: '360', value: 'S', help: 'seconds from power-on to a login' },
+  accel: { type: 'string', value: 'auto|kvm|tcg', help: "overrides the board's qemu.accel (auto probes KVM once per host and falls back to TCG)" },
+  wait: { type: 'string', value: 'S', help: 'wait up to S seconds for a leased farm board instead of refusing it' },
+  login: {
+    type: 'string',
+    default: 'auto',
+    value: 'auto|console|ssh',
+    help: 'log in on the serial console or over SSH alone (auto: SSH for a production image)',
+  },
+} as const satisfies Flags;
 
 const ACCELS: readonly Accel[] = ['auto', 'kvm', 'tcg'];
 

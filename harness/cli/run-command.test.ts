@@ -14,10 +14,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { buildImages } from '../../images/build.ts';
 import { keepIfFailed } from '../testing/temp-dir.ts';
 import { haveXsd, junitXsd, xmllint } from '../report/testing/fixtures.ts';
+import { writeReadmeSuite } from '../runner/testing/readme-suite.ts';
 
 const dutlab = path.resolve('bin/dutlab.js');
 
@@ -30,6 +30,9 @@ const dutlab = path.resolve('bin/dutlab.js');
 // The engine, containers and the fingerprint are checked on the installed reference image (images/reference-image.test.ts);
 // through the physical drivers what matters is the boot, the console, the medium and an update with its reboots.
 export const CI_SUBSET = '^os/(os-release|partitions|uptime)|^hup/HUP to the next';
+
+/** The README's suite of one's own, loaded from a folder outside the project. */
+const OWN_SUITE = '^my-product/';
 
 async function latestRun(reports: string): Promise<string> {
   const runs = (await readdir(reports)).filter((d) => d !== 'latest').sort();
@@ -48,7 +51,9 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
   await execa('cp', [built.versions[0]?.bmap.path ?? '', path.join(foreign, 'some-os.bmap')]);
   await execa('cp', [built.hostapps[0]?.hostapp.path ?? '', hostapp]);
   t.teardown(() => rm(foreign, { recursive: true, force: true }));
-  const args = ['run', '--board', 'boards/virtual-x86_64.yaml', '--image', image, '--next-hostapp', hostapp, '--suite', 'os,hup', '--grep', CI_SUBSET];
+  const ownSuite = await writeReadmeSuite();
+  t.teardown(() => rm(path.dirname(ownSuite), { recursive: true, force: true }));
+  const args = ['run', '--board', 'boards/virtual-x86_64.yaml', '--image', image, '--next-hostapp', hostapp, '--suite', `os,hup,${ownSuite}`, '--grep', `${CI_SUBSET}|${OWN_SUITE}`];
   const first = execa('node', [dutlab, ...args, '--reports', reports], { reject: false, timeout: 40 * 60_000, buffer: { stdout: true, stderr: true } });
   // Should an assertion below fail, the run must end before its files are removed (teardowns run last-registered first).
   t.teardown(async () => {
@@ -75,11 +80,12 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
   t.regex(result.stdout, /^TAP version 13$/m);
   t.regex(result.stdout, /# Subtest: os/);
   t.regex(result.stdout, /# Subtest: hup/);
+  t.regex(result.stdout, /# Subtest: my-product/);
 
   const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8'));
   t.is(summary.counts.failed, 0);
   t.is(summary.counts.errors, 0);
-  t.is(summary.counts.passed, 4);
+  t.is(summary.counts.passed, 6);
   t.is(summary.imageVersion, '1.0.0', 'read from the image itself');
   t.regex(summary.accel, /^(kvm|tcg)$/);
   t.like(summary.boardDescription, { kind: 'virtual', drivers: { console: 'serial', power: 'lcus', storage: 'usbsdmux', network: 'static' } });
@@ -156,14 +162,12 @@ test.serial('SIGTERM while the DUT boots: exit 2, every test reported as not run
 test.serial('SIGINT during a teardown: exit 2, a passed test stays passed, the teardown is cut short and reported, the rest are errors, no QEMU', async (t) => {
   const folder = await mkdtemp(path.join(tmpdir(), 'dutlab-suite-'));
   const suite = path.join(folder, 'slow-teardown');
-  const api = pathToFileURL(path.resolve('harness/runner/types.ts')).href;
   await execa('mkdir', [suite]);
-  // As in a suite repository of one's own: its .ts files are ES modules.
-  await writeFile(path.join(folder, 'package.json'), '{ "type": "module" }\n');
-  await writeFile(path.join(suite, 'suite.ts'), `import { defineSuite } from '${api}';\nexport default defineSuite({ title: 'a teardown that takes long' });\n`);
+  // A folder of one's own, without a package.json: the suite imports dutlab by its package name.
+  await writeFile(path.join(suite, 'suite.ts'), `import { defineSuite } from 'dutlab';\nexport default defineSuite({ title: 'a teardown that takes long' });\n`);
   await writeFile(
     path.join(suite, '10-slow.ts'),
-    `import { defineTests } from '${api}';
+    `import { defineTests } from 'dutlab';
 export default defineTests(
   { title: 'passes', async run(t) { await t.sh('true'); } },
   { title: 'passes, then tears down slowly', async run(t) {

@@ -15,8 +15,8 @@ import { buildBusybox, buildImages, DEFAULT_NEXT_VERSION, DEFAULT_OUT_DIR, DEFAU
 import { progressPrinter } from '../../images/builder/steps.ts';
 import { inspectHostapp } from '../../images/inspect/hostapp.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
-import { parseCommandArgs } from './args.ts';
-import { accelOption, bootTimeoutMs, flashProgressPrinter, loginOption, runId as newRunId, timelinePrinter } from './dut-session.ts';
+import { defineCommand } from './command.ts';
+import { accelOption, bootTimeoutMs, dutFlags, flashProgressPrinter, loginOption, runId as newRunId, timelinePrinter } from './dut-session.ts';
 import { interruptedBy } from './signals.ts';
 import { takeBoard, waitMs } from './take-board.ts';
 import { writeProgressPrinter } from '../storage/progress.ts';
@@ -32,22 +32,52 @@ import { writeProgressPrinter } from '../storage/progress.ts';
  * and only then does slow work start (image build, boot), so that an
  * interruption at any moment still ends in complete reports.
  */
-export async function runCommand(argv: string[], shutdown: AbortSignal): Promise<number> {
-  const { values } = parseCommandArgs('run', argv, {
-    board: { type: 'string', default: 'qemu-x86_64' },
-    image: { type: 'string' },
-    'next-hostapp': { type: 'string' },
-    'current-hostapp': { type: 'string' },
-    suite: { type: 'string' },
-    reports: { type: 'string', default: 'reports' },
-    grep: { type: 'string' },
-    bail: { type: 'boolean' },
-    config: { type: 'string' },
-    'boot-timeout': { type: 'string', default: '360' },
-    accel: { type: 'string' },
-    wait: { type: 'string' },
-    login: { type: 'string', default: 'auto' },
-  });
+export const runCommand = defineCommand({
+  name: 'run',
+  summary: 'Boot the image on the board, run the suites, and write TAP (live on stdout), JUnit, summary.json and the serial log.',
+  details: `Reports go to DIR/<run id>/ (DIR/latest points at the newest). Every input is checked before any
+slow work. Exit 0: all passed; 1: a test failed; 2: an error (harness, board, bad input) or an
+interrupted run.`,
+  flags: {
+    board: dutFlags.board,
+    image: dutFlags.image,
+    suite: {
+      type: 'string',
+      value: 'NAME|PATH,...',
+      help: 'suites to run: a name from suites/ or the path of a suite folder anywhere (default os,hup)',
+    },
+    grep: { type: 'string', value: 'RE', help: 'run only the tests whose "suite/title" matches' },
+    bail: { type: 'boolean', help: 'stop at the first test that does not pass' },
+    reports: { type: 'string', default: 'reports', value: 'DIR', help: 'where the run reports go' },
+    config: { type: 'string', value: 'FILE', help: 'a run.yaml: suites, grep, bail, knownFlaky' },
+    'next-hostapp': { type: 'string', value: 'TAR', help: 'the hostapp of the OS version to update to (with --image)' },
+    'current-hostapp': { type: 'string', value: 'TAR', help: 'the hostapp of the booted version (with --image)' },
+    'boot-timeout': dutFlags['boot-timeout'],
+    accel: dutFlags.accel,
+    wait: dutFlags.wait,
+    login: dutFlags.login,
+  },
+  examples: ['dutlab run --suite os --grep engine', 'dutlab run --board lab-rpi4 --image balena.img --next-hostapp next.tar --reports /srv/reports'],
+  run: ({ values }, shutdown) => run(values, shutdown),
+});
+
+interface RunFlags {
+  board: string;
+  image?: string | undefined;
+  suite?: string | undefined;
+  grep?: string | undefined;
+  bail?: boolean | undefined;
+  reports: string;
+  config?: string | undefined;
+  'next-hostapp'?: string | undefined;
+  'current-hostapp'?: string | undefined;
+  'boot-timeout': string;
+  accel?: string | undefined;
+  wait?: string | undefined;
+  login: string;
+}
+
+async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
   const bootTimeout = bootTimeoutMs(values['boot-timeout']);
   const accelOverride = accelOption(values.accel);
   const wait = waitMs(values.wait);

@@ -51,7 +51,7 @@ export default defineTests(
     async run(t) {
       await t.sh(`test -e ${TEARDOWN_RAN}`);
       const pid = await t.sh(`cat ${SLOW_PID}`);
-      assert.equal((await t.dut.exec(`kill -0 ${pid}`)).exitCode, 1, `process ${pid} of the timed-out command is gone`);
+      assert.equal((await t.exec(`kill -0 ${pid}`)).exitCode, 1, `process ${pid} of the timed-out command is gone`);
       const before = await t.sh(`wc -l < ${TICKS}`);
       await new Promise((resolve) => setTimeout(resolve, 3000));
       assert.equal(await t.sh(`wc -l < ${TICKS}`), before, 'nothing writes ticks any more');

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dut } from '../dut/dut.ts';
 import { abortReason, CommandError, DutError, tail } from '../errors.ts';
 import { untilAborted } from '../proc/abort.ts';
-import type { Feature, RunImages, TestContext, TestDut } from './types.ts';
+import type { Feature, RunImages, TestContext, TestDut, WaitOptions } from './types.ts';
 
 export interface ContextOptions {
   dut: Dut;
@@ -67,23 +67,33 @@ export function createContext(options: ContextOptions): OwnedContext {
       teardowns.push(() => testDut.exec(`rm -f ${remote}`));
       return remote;
     },
-    async waitUntil(command, { timeoutMs, intervalMs = 2000, what }) {
+    exec: (command, opts = {}) => testDut.exec(command, opts),
+    waitUntil: (async (check: string | (() => unknown), { timeoutMs, intervalMs = 2000, what }: WaitOptions) => {
       const deadline = Date.now() + timeoutMs;
-      let last = { stdout: '', stderr: '', exitCode: -1 };
-      while (Date.now() < deadline) {
-        last = await testDut.exec(command, { timeoutMs: Math.max(5000, Math.min(60_000, deadline - Date.now())) });
-        if (last.exitCode === 0) return last.stdout.replace(/\n$/, '');
-        await sleep(intervalMs, undefined, { signal: signal() }).catch(() => {
+      let last = '';
+      for (;;) {
+        if (typeof check === 'string') {
+          const result = await testDut.exec(check, { timeoutMs: Math.max(5000, Math.min(60_000, deadline - Date.now())) });
+          if (result.exitCode === 0) return result.stdout.replace(/\n$/, '');
+          last = `last exit ${result.exitCode}\n${tail(`${result.stdout}${result.stderr}`, 20)}`;
+        } else {
+          const value = await check();
+          if (value) return value;
+          last = `last value ${JSON.stringify(value)}`;
+        }
+        if (Date.now() >= deadline) break;
+        await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())), undefined, { signal: signal() }).catch(() => {
           throw abortReason(signal(), dut.name, 'wait until');
         });
       }
-      const output = tail(`${last.stdout}${last.stderr}`, 20);
-      throw new DutError('not-ready', `${what ?? `\`${command}\``} not true within ${timeoutMs / 1000} s (last exit ${last.exitCode})`, {
+      const name = what ?? (typeof check === 'string' ? `\`${check}\`` : 'the condition');
+      const [summary, ...output] = last.split('\n');
+      throw new DutError('not-ready', `${name} not true within ${timeoutMs / 1000} s (${summary})`, {
         dut: dut.name,
         step: 'wait until',
-        excerpt: output,
+        excerpt: output.join('\n'),
       });
-    },
+    }) as TestContext['waitUntil'],
     teardown(fn) {
       teardowns.push(fn);
     },

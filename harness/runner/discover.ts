@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.ts';
+import { resolveOwnName } from './own-name.ts';
 import type { SuiteDefinition, TestDefinition } from './types.ts';
 
 export interface LoadedSuite {
@@ -31,6 +32,7 @@ export async function loadSuite(nameOrPath: string, dir = SUITES_DIR): Promise<L
     throw new ConfigError('--suite', `no suite "${name}" in ${dir} (known: ${known.join(', ') || 'none'})`);
   }
   if (!files.includes('suite.ts')) throw new ConfigError(path.join(folder, 'suite.ts'), 'a suite folder needs a suite.ts');
+  resolveOwnName();
   const definition = ((await import(pathToFileURL(path.join(folder, 'suite.ts')).href)) as { default: SuiteDefinition }).default;
   const tests: TestDefinition[] = [];
   for (const file of files.filter((f) => /^\d+-.*\.ts$/.test(f) && !f.endsWith('.test.ts')).sort()) {

@@ -312,3 +312,45 @@ test('an interrupted run stops the running test as interrupted and starts nothin
   t.is(exitCode, 2);
   t.false(record.commands.includes('other'));
 });
+
+test('t.exec returns a non-zero exit instead of failing; waitUntil takes a command or a function, and past its deadline is a not-ready failure naming what it waited for', async (t) => {
+  let polls = 0;
+  const { dut } = fakeDut((command) => {
+    if (command === 'test -e /flag') return { exitCode: ++polls >= 3 ? 0 : 1, stdout: `poll ${polls}` };
+    if (command === 'never') return { exitCode: 7, stdout: 'still not' };
+    return { exitCode: 1, stdout: 'missing' };
+  });
+  const seen: unknown[] = [];
+  const { summary } = await run(
+    [
+      suite('a', [
+        {
+          title: 'exec and command wait',
+          run: async (c) => {
+            seen.push(await c.exec('test -e /nothing'));
+            seen.push(await c.waitUntil('test -e /flag', { timeoutMs: 10_000, intervalMs: 1 }));
+          },
+        },
+        {
+          title: 'function wait',
+          run: async (c) => {
+            let n = 0;
+            seen.push(await c.waitUntil(() => (++n === 4 ? { n } : undefined), { timeoutMs: 10_000, intervalMs: 1 }));
+          },
+        },
+        { title: 'command wait times out', run: async (c) => void (await c.waitUntil('never', { timeoutMs: 50, intervalMs: 10, what: 'the flag' })) },
+        { title: 'function wait times out', run: async (c) => void (await c.waitUntil(() => false, { timeoutMs: 50, intervalMs: 10 })) },
+      ]),
+    ],
+    dut,
+  );
+  t.like(seen[0], { exitCode: 1, stdout: 'missing' });
+  t.is(seen[1], 'poll 3');
+  t.deepEqual(seen[2], { n: 4 });
+  const [, , commandWait, functionWait] = summary.suites[0].tests;
+  t.like(commandWait, { status: 'fail', cause: 'not-ready' });
+  t.regex(commandWait.message, /the flag not true within 0\.05 s \(last exit 7\)/);
+  t.regex(commandWait.excerpt, /still not/);
+  t.like(functionWait, { status: 'fail', cause: 'not-ready' });
+  t.regex(functionWait.message, /the condition not true within 0\.05 s \(last value false\)/);
+});

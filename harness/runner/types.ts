@@ -1,4 +1,4 @@
-import type { Dut } from '../dut/dut.ts';
+import type { Dut, ExecResult } from '../dut/dut.ts';
 
 /**
  * What a suite can ask of a board and image. A test whose requirements are
@@ -36,6 +36,14 @@ export interface RunImages {
  */
 export type TestDut = Pick<Dut, 'name' | 'board' | 'state' | 'defaultTransport' | 'exec' | 'put' | 'get' | 'reboot' | 'hardReset' | 'toleratingTraces'>;
 
+export interface WaitOptions {
+  timeoutMs: number;
+  /** Pause between attempts, default 2 s. */
+  intervalMs?: number;
+  /** What is waited for, as the not-ready message names it. */
+  what?: string;
+}
+
 export interface TestContext {
   readonly dut: TestDut;
   readonly images: RunImages;
@@ -54,8 +62,22 @@ export interface TestContext {
    * else a verified copy under /mnt/data over the transport.
    */
   stage(hostPath: string): Promise<string>;
-  /** Polls `command` until it exits 0; past the deadline the test fails as not-ready, with the last output. */
-  waitUntil(command: string, options: { timeoutMs: number; intervalMs?: number; what?: string }): Promise<string>;
+  /**
+   * Runs a command whose exit code the test reads itself: a non-zero exit is
+   * returned, not thrown (a DUT fault or timeout still ends the test).
+   */
+  exec(command: string, options?: { timeoutMs?: number; transport?: 'serial' | 'ssh' }): Promise<ExecResult>;
+  /**
+   * Polls until `command` exits 0 and returns its stdout; past the deadline
+   * the test ends as not-ready with the last output.
+   */
+  waitUntil(command: string, options: WaitOptions): Promise<string>;
+  /**
+   * Polls until `check` returns something truthy and returns it (an error it
+   * throws ends the wait and the test: use `t.exec` inside for commands that
+   * may fail); past the deadline the test ends as not-ready with `what`.
+   */
+  waitUntil<T>(check: () => Promise<T> | T, options: WaitOptions): Promise<NonNullable<T>>;
   /** Registers clean-up that runs after the test (or suite), even after a failure, last first. */
   teardown(fn: () => unknown): void;
   /**

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { defineTests } from '../../harness/runner/types.ts';
-import { fillVolume, rollbackFiles, volumeMd5, waitForEngine } from '../lib/device.ts';
-import { currentState, hostappFor, stageUpdate, waitForCommit } from '../lib/hup.ts';
+import { defineTests } from 'dutlab';
+import { currentState, fillVolume, hostappFor, rollbackFiles, scratchVolume, stageUpdate, volumeMd5, waitForCommit, waitForEngine } from 'dutlab/balena';
 
 const HUP_TEST_MS = 25 * 60_000;
 
@@ -12,9 +11,7 @@ export default defineTests(
     async run(t) {
       const before = await currentState(t);
       const target = hostappFor(t, 'next', before.version);
-      const volume = 'dutlab-hup';
-      await t.dut.exec(`balena-engine volume rm -f ${volume}`);
-      t.teardown(() => t.dut.exec(`balena-engine volume rm -f ${volume}`));
+      const volume = await scratchVolume(t, 'dutlab-hup');
       const md5 = await fillVolume(t, volume);
 
       await stageUpdate(t, target, before);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { defineTests } from '../../harness/runner/types.ts';
-import { bootEnv, loadBusybox, rollbackFiles } from '../lib/device.ts';
-import { currentState, hostappFor, inactiveFile, stageUpdate } from '../lib/hup.ts';
+import { defineTests } from 'dutlab';
+import { bootEnv, currentState, hostappFor, inactiveFile, loadBusybox, rollbackFiles, stageUpdate } from 'dutlab/balena';
 
 const ROLLBACK_TEST_MS = 30 * 60_000;
 

@@ -1,5 +1,5 @@
-import { defineSuite } from '../../harness/runner/types.ts';
-import { returnToCommitted } from '../lib/hup.ts';
+import { defineSuite } from 'dutlab';
+import { returnToCommitted } from 'dutlab/balena';
 
 export default defineSuite({
   title: 'Host OS update: hostapp-update, A/B switch, rollback-health, rollback-altboot',

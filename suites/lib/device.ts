@@ -3,22 +3,7 @@
  * balenaOS interfaces are used (paths, labels, balena-engine), so the suites
  * run unchanged on the reference image and on a real balenaOS image.
  */
-import type { TestContext } from '../../harness/runner/types.ts';
-
-export const ENGINE_READY_MS = 180_000;
-
-export async function waitForEngine(t: TestContext): Promise<void> {
-  await t.waitUntil('balena-engine info >/dev/null 2>&1', { timeoutMs: ENGINE_READY_MS, what: 'the engine answering' });
-}
-
-/** Loads dutlab/busybox and dutlab/busybox-health into the engine (idempotent); skips the test when the run has no such image. */
-export async function loadBusybox(t: TestContext): Promise<void> {
-  const busybox = t.images.busybox ?? t.skip('the run has no busybox container image (dutlab-busybox.tar, which `dutlab image build` writes)');
-  await waitForEngine(t);
-  const present = await t.dut.exec('balena-engine image inspect dutlab/busybox dutlab/busybox-health >/dev/null 2>&1');
-  if (present.exitCode === 0) return;
-  await t.sh(`balena-engine load -q -i ${await t.stage(busybox)}`, { timeoutMs: 300_000 });
-}
+import type { TestContext } from 'dutlab';
 
 export async function osRelease(t: TestContext): Promise<Record<string, string>> {
   const text = await t.sh('cat /etc/os-release');
@@ -112,7 +97,7 @@ export interface Mount {
 
 /** What is mounted at `target` itself, or undefined when it is no mount point. */
 export async function mountAt(t: TestContext, target: string): Promise<Mount | undefined> {
-  const result = await t.dut.exec(`findmnt -n -P -v -o MAJ:MIN,FSROOT,SOURCE --mountpoint ${target}`);
+  const result = await t.exec(`findmnt -n -P -v -o MAJ:MIN,FSROOT,SOURCE --mountpoint ${target}`);
   if (result.exitCode !== 0) return undefined;
   const top = result.stdout.trim().split('\n').at(-1) ?? '';
   const fields = /^MAJ:MIN="([^"]*)" FSROOT="([^"]*)" SOURCE="([^"]*)"$/.exec(top);
@@ -130,18 +115,4 @@ export const STATE_FILES = ['rollback-health-triggered', 'rollback-altboot-trigg
 export async function rollbackFiles(t: TestContext, names: readonly string[] = STATE_FILES): Promise<string[]> {
   const listing = await t.sh('ls -1 /mnt/state');
   return listing.split('\n').filter((f) => names.includes(f));
-}
-
-/** A named volume with 1 MiB of random data; returns its md5. */
-export async function fillVolume(t: TestContext, volume: string): Promise<string> {
-  await loadBusybox(t);
-  await t.sh(`balena-engine volume create ${volume} >/dev/null`);
-  return t.sh(
-    `balena-engine run --rm -v ${volume}:/data dutlab/busybox sh -c 'head -c 1048576 /dev/urandom > /data/blob && md5sum /data/blob' | cut -d' ' -f1`,
-    { timeoutMs: 120_000 },
-  );
-}
-
-export async function volumeMd5(t: TestContext, volume: string): Promise<string> {
-  return t.sh(`balena-engine run --rm -v ${volume}:/data dutlab/busybox md5sum /data/blob | cut -d' ' -f1`, { timeoutMs: 120_000 });
 }

@@ -1,7 +1,8 @@
 /** The host OS update steps the hup suite composes. */
 import assert from 'node:assert/strict';
-import type { TestContext } from '../../harness/runner/types.ts';
-import { bootEnv, bootEnvFile, byState, osVersion, rollbackFiles, STATE_FILES, waitForEngine, type StatePartition } from './device.ts';
+import type { TestContext } from 'dutlab';
+import { bootEnv, bootEnvFile, byState, osVersion, rollbackFiles, STATE_FILES, type StatePartition } from './device.ts';
+import { waitForEngine } from './engine.ts';
 
 /** A hostapp of the run; `version` is undefined when the run could not read it (a foreign hostapp). */
 export interface Hostapp {
@@ -110,7 +111,7 @@ const UPDATE_LEFTOVERS = [...STATE_FILES, 'rollback-health-variables'];
 export async function returnToCommitted(t: TestContext): Promise<void> {
   const undone: string[] = [];
   // Left running, it would roll back or commit, and reboot, under the next test.
-  if ((await t.dut.exec('systemctl is-active --quiet rollback-health.service')).exitCode === 0) {
+  if ((await t.exec('systemctl is-active --quiet rollback-health.service')).exitCode === 0) {
     await t.sh('systemctl stop rollback-health.service');
     undone.push('stopped rollback-health.service, still checking an update');
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { defineTests } from '../../harness/runner/types.ts';
-import { byState, escapeRegExp, mountAt, osRelease } from '../lib/device.ts';
+import { defineTests } from 'dutlab';
+import { byState, escapeRegExp, mountAt, osRelease } from 'dutlab/balena';
 
 // procps-ng: " 17:05:42 up 3 days,  4:05,  1 user,  load average: 0.52, 0.58, 0.59",
 // "up 7 min" below an hour, "%2d" for the hours and the users.

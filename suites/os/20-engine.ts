@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { defineTests } from '../../harness/runner/types.ts';
-import { loadBusybox, waitForEngine } from '../lib/device.ts';
+import { defineTests } from 'dutlab';
+import { loadBusybox, scratchContainer, waitForEngine } from 'dutlab/balena';
 
 export default defineTests(
   {
@@ -30,7 +30,7 @@ export default defineTests(
     async run(t) {
       await loadBusybox(t);
       assert.equal(await t.sh('balena-engine run --rm dutlab/busybox echo hello from a container'), 'hello from a container');
-      const failing = await t.dut.exec('balena-engine run --rm dutlab/busybox sh -c "echo about to fail; exit 42"');
+      const failing = await t.exec('balena-engine run --rm dutlab/busybox sh -c "echo about to fail; exit 42"');
       assert.equal(failing.exitCode, 42);
       assert.match(failing.stdout, /about to fail/);
     },
@@ -39,9 +39,7 @@ export default defineTests(
     title: 'a container with a HEALTHCHECK goes healthy, then unhealthy when its check fails (engine events)',
     async run(t) {
       await loadBusybox(t);
-      const name = 'dutlab-health';
-      await t.dut.exec(`balena-engine rm -f ${name}`);
-      t.teardown(() => t.dut.exec(`balena-engine rm -f ${name}`));
+      const name = await scratchContainer(t, 'dutlab-health');
       const since = await t.sh('date +%s');
       await t.sh(`balena-engine run -d --name ${name} dutlab/busybox-health >/dev/null`);
       await t.waitUntil(`test "$(balena-engine inspect -f '{{.State.Health.Status}}' ${name})" = healthy`, { timeoutMs: 60_000, what: 'healthy' });
@@ -62,9 +60,7 @@ export default defineTests(
     timeoutMs: 8 * 60_000,
     async run(t) {
       await loadBusybox(t);
-      const name = 'dutlab-always';
-      await t.dut.exec(`balena-engine rm -f ${name}`);
-      t.teardown(() => t.dut.exec(`balena-engine rm -f ${name}`));
+      const name = await scratchContainer(t, 'dutlab-always');
       await t.sh(`balena-engine run -d --restart always --name ${name} dutlab/busybox sleep 2147483647 >/dev/null`);
       const before = await t.sh('systemctl show -p MainPID --value balena.service');
       const restartsBefore = Number(await t.sh('systemctl show -p NRestarts --value balena.service'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { defineTests } from '../../harness/runner/types.ts';
-import { byState, escapeRegExp, fillVolume, loadBusybox, mountAt, volumeMd5, waitForEngine } from '../lib/device.ts';
+import { defineTests } from 'dutlab';
+import { byState, escapeRegExp, fillVolume, loadBusybox, mountAt, scratchContainer, scratchVolume, volumeMd5, waitForEngine } from 'dutlab/balena';
 
 const REBOOT_TEST_MS = 8 * 60_000;
 
@@ -20,9 +20,7 @@ export default defineTests(
     timeoutMs: REBOOT_TEST_MS,
     async run(t) {
       await loadBusybox(t);
-      const name = 'dutlab-restart';
-      await t.dut.exec(`balena-engine rm -f ${name}`);
-      t.teardown(() => t.dut.exec(`balena-engine rm -f ${name}`));
+      const name = await scratchContainer(t, 'dutlab-restart');
       await t.sh(`balena-engine run -d --restart always --name ${name} dutlab/busybox sleep 2147483647 >/dev/null`);
       const startedBefore = await t.sh(`balena-engine inspect -f '{{.State.StartedAt}}' ${name}`);
       await t.dut.reboot();
@@ -35,9 +33,7 @@ export default defineTests(
     title: 'a named volume keeps its data (same md5) across a reboot',
     timeoutMs: REBOOT_TEST_MS,
     async run(t) {
-      const volume = 'dutlab-persist';
-      await t.dut.exec(`balena-engine volume rm -f ${volume}`);
-      t.teardown(() => t.dut.exec(`balena-engine volume rm -f ${volume}`));
+      const volume = await scratchVolume(t, 'dutlab-persist');
       const md5 = await fillVolume(t, volume);
       assert.match(md5, /^[0-9a-f]{32}$/);
       await t.dut.reboot();
@@ -55,7 +51,7 @@ export default defineTests(
       // By device number: a bind mount's source names the same device, and findmnt's [folder] suffix is no evidence.
       assert.equal(journal.devno, state.devno, `/var/log/journal is ${state.label} (${state.device}), not ${journal.source} (folder ${journal.fsroot})`);
       t.log(`/var/log/journal is folder ${journal.fsroot} of ${state.label}`);
-      const stored = await t.dut.exec('test -s "/var/log/journal/$(cat /etc/machine-id)/system.journal"');
+      const stored = await t.exec('test -s "/var/log/journal/$(cat /etc/machine-id)/system.journal"');
       assert.equal(stored.exitCode, 0, 'journald writes this machine’s journal there (Storage=persistent)');
 
       const boots = async () => Number(await t.sh('journalctl --list-boots --no-pager | grep -c .'));
@@ -74,7 +70,7 @@ export default defineTests(
       // maximum makes the boot's fsck -a check each filesystem in full.
       const forced = (await Promise.all((['active', 'inactive', 'state', 'data'] as const).map((name) => byState(t, name)))).map((p) => p.device).join(' ');
       await t.sh(`for d in ${forced}; do tune2fs -c 20 -C 21 $d >/dev/null || exit 1; done; sync`);
-      t.teardown(() => t.dut.exec(`for d in ${forced}; do tune2fs -c -1 $d >/dev/null; done`));
+      t.teardown(() => t.exec(`for d in ${forced}; do tune2fs -c -1 $d >/dev/null; done`));
       const forcedAt = Number(await t.sh('date +%s'));
       await t.dut.reboot();
       const [active, inactive, state, data] = [await byState(t, 'active'), await byState(t, 'inactive'), await byState(t, 'state'), await byState(t, 'data')];
@@ -88,7 +84,7 @@ export default defineTests(
       // exactly "clean": not "not clean", nor "clean with errors", the
       // kernel's mark of an error it met (a mounted journalled ext4 stays "clean").
       for (const part of [active, inactive, state, data]) {
-        const dump = await t.dut.exec(`dumpe2fs -h ${part.device} 2>&1`);
+        const dump = await t.exec(`dumpe2fs -h ${part.device} 2>&1`);
         const field = (name: string): string | undefined => new RegExp(`^${name}:\\s+(.*\\S)\\s*$`, 'm').exec(dump.stdout)?.[1];
         const verdict = field('Filesystem state');
         if (verdict !== 'clean') problems.push(`${part.label} (${part.device}): superblock state ${JSON.stringify(verdict ?? dump.stdout.trim().split('\n').slice(-2).join(' | '))}, not "clean"`);
@@ -116,11 +112,11 @@ export default defineTests(
       // Unmounted, the inactive root can be checked now: in full, changing
       // nothing, and it must say nothing but its five passes and totals (an
       // unreplayed journal, for one, is only a warning with exit code 0).
-      const mountedAt = await t.dut.exec(`findmnt -n -o TARGET -S ${inactive.devno}`);
+      const mountedAt = await t.exec(`findmnt -n -o TARGET -S ${inactive.devno}`);
       if (mountedAt.exitCode === 0) {
         problems.push(`${inactive.label} is mounted at ${mountedAt.stdout.trim()}: an e2fsck of a mounted filesystem proves nothing`);
       } else {
-        const check = await t.dut.exec(`e2fsck -fn ${inactive.device} 2>&1`, { timeoutMs: 180_000 });
+        const check = await t.exec(`e2fsck -fn ${inactive.device} 2>&1`, { timeoutMs: 180_000 });
         const said = check.stdout.split('\n').filter((line) => line && !/^e2fsck [\d.]+ \(.*\)$/.test(line) && !/^Pass [1-5]: /.test(line));
         if (check.exitCode !== 0 || said.length !== 1 || !fullCheckTotals(inactive.label).test(said[0] ?? '')) {
           problems.push(`e2fsck -fn ${inactive.device} (${inactive.label}) exited ${check.exitCode}, saying: ${said.join(' | ')}`);
@@ -136,15 +132,15 @@ export default defineTests(
       await t.sh('test -e /mnt/data/remove_me_to_reset && test -e /mnt/state/remove_me_to_reset');
       await waitForEngine(t);
       await t.sh('balena-engine volume create dutlab-reset-probe >/dev/null && mkdir -p /mnt/state/root-overlay/dutlab-probe');
-      t.teardown(() => t.dut.exec('balena-engine volume rm -f dutlab-reset-probe; rm -rf /mnt/state/root-overlay/dutlab-probe'));
+      t.teardown(() => t.exec('balena-engine volume rm -f dutlab-reset-probe; rm -rf /mnt/state/root-overlay/dutlab-probe'));
       await t.sh('rm /mnt/data/remove_me_to_reset /mnt/state/remove_me_to_reset && sync');
       await t.dut.reboot();
       await t.sh('test -e /mnt/data/remove_me_to_reset && test -e /mnt/state/remove_me_to_reset');
       await waitForEngine(t);
       assert.equal(await t.sh('balena-engine volume ls -q'), '', 'no volume survives a data reset');
       assert.equal(await t.sh('balena-engine images -q'), '', 'no image survives a data reset');
-      assert.equal((await t.dut.exec('test -e /mnt/state/root-overlay/dutlab-probe')).exitCode, 1, 'the state reset emptied root-overlay');
-      assert.equal((await t.dut.exec('test -d /mnt/state/root-overlay/var/lib/systemd')).exitCode, 0, 'bind-state seeded root-overlay again');
+      assert.equal((await t.exec('test -e /mnt/state/root-overlay/dutlab-probe')).exitCode, 1, 'the state reset emptied root-overlay');
+      assert.equal((await t.exec('test -d /mnt/state/root-overlay/var/lib/systemd')).exitCode, 0, 'bind-state seeded root-overlay again');
     },
   },
 );

@@ -1,4 +1,4 @@
-import { defineSuite } from '../../harness/runner/types.ts';
+import { defineSuite } from 'dutlab';
 
 export default defineSuite({
   title: 'OS: identity, partitions, engine, containers, persistence',
