@@ -37,6 +37,17 @@ export interface Artifact {
   sha256: string;
 }
 
+/**
+ * A sparse disk image, identified by its block map rather than a sha256 of
+ * its own: the map's ranges carry the sha256 of every block that holds data
+ * (all other blocks read as zeros), so the map's sha256 proves the content,
+ * where hashing the file spends half a minute on gigabytes of holes.
+ */
+export interface DiskArtifact {
+  path: string;
+  size: number;
+}
+
 /** What one version's build produced; also written as refos-V.json beside the artifacts. */
 export interface ImageManifest {
   name: string;
@@ -44,14 +55,14 @@ export interface ImageManifest {
   key: string;
   builtAt: string;
   buildSeconds: number;
-  image: Artifact;
+  image: DiskArtifact;
   /** The image's block map (bmaptool create), beside it as refos-V.bmap: flashers write only the blocks that hold data. */
   bmap: Artifact;
   hostapp: Artifact;
   /** The production build (refos-V-prod.img), made when asked for: console silent, developmentMode false. */
-  production?: { image: Artifact; bmap: Artifact };
+  production?: { image: DiskArtifact; bmap: Artifact };
   /** The flasher (refos-V-flasher.img), made when asked for: boots an installer that writes the image to the internal disk. */
-  flasher?: { key: string; image: Artifact; bmap: Artifact };
+  flasher?: { key: string; image: DiskArtifact; bmap: Artifact };
   manifest: string;
 }
 
@@ -230,13 +241,13 @@ async function buildVersion(b: VersionBuild): Promise<ImageManifest> {
       ),
     );
     const bmap = await blockMap(imagePath, version, steps);
-    const manifest: ImageManifest = await steps.run(`${version}: checksums and manifest`, async () => ({
+    const manifest: ImageManifest = await steps.run(`${version}: hostapp checksum and manifest`, async () => ({
       name: recipe.name,
       version,
       key,
       builtAt: new Date().toISOString(),
       buildSeconds: Math.round((performance.now() - started) / 100) / 10,
-      image: await artifact(imagePath),
+      image: await diskArtifact(imagePath),
       bmap,
       hostapp: await artifact(hostappPath),
       manifest: manifestPath,
@@ -321,7 +332,7 @@ async function withFlasher(manifest: ImageManifest, b: VersionBuild): Promise<Im
   return completed;
 }
 
-/** An image made from a version's image (refos-V-SUFFIX.img), with its block map and checksum; its work folder goes afterwards. */
+/** An image made from a version's image (refos-V-SUFFIX.img), with its block map; its work folder goes afterwards. */
 async function buildVariant(
   manifest: ImageManifest,
   cacheDir: string,
@@ -329,7 +340,7 @@ async function buildVariant(
   suffix: string,
   title: string,
   make: (partial: string, work: string) => Promise<void>,
-): Promise<{ image: Artifact; bmap: Artifact }> {
+): Promise<{ image: DiskArtifact; bmap: Artifact }> {
   const { version } = manifest;
   const imagePath = manifest.image.path.replace(/\.img$/, `-${suffix}.img`);
   const work = path.join(cacheDir, `work-${suffix}-${version}-${process.pid}`);
@@ -341,7 +352,7 @@ async function buildVariant(
     await rm(work, { recursive: true, force: true });
   }
   const bmap = await blockMap(imagePath, version, steps);
-  return { image: await steps.run(`${version}: ${suffix} checksum`, () => artifact(imagePath)), bmap };
+  return { image: await diskArtifact(imagePath), bmap };
 }
 
 /** `<image minus .img>.bmap`, made from the image just built, so a map never outlives its image. */
@@ -370,6 +381,10 @@ async function artifact(file: string): Promise<Artifact> {
   return { path: file, size: (await stat(file)).size, sha256: await sha256File(file) };
 }
 
+async function diskArtifact(file: string): Promise<DiskArtifact> {
+  return { path: file, size: (await stat(file)).size };
+}
+
 async function readJson<T>(file: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(file, 'utf8')) as T;
@@ -387,7 +402,7 @@ async function artifactsIntact(manifest: ImageManifest): Promise<boolean> {
 }
 
 /** `undefined`: a manifest written before the artifact existed. */
-async function intact(a: Artifact | undefined): Promise<boolean> {
+async function intact(a: Artifact | DiskArtifact | undefined): Promise<boolean> {
   const info = a && (await stat(a.path).catch(() => undefined));
   return !!info && info.size === a.size;
 }
