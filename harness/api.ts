@@ -5,6 +5,6 @@
  * contract; anything else in harness/ may change without notice.
  */
 export { defineSuite, defineTests } from './runner/types.ts';
-export type { Feature, Requirements, RunImages, SuiteDefinition, TestContext, TestDefinition, TestDut, WaitOptions } from './runner/types.ts';
+export type { Feature, HostHttp, HostPeer, Requirements, RunImages, SuiteDefinition, TestContext, TestDefinition, TestDut, WaitOptions } from './runner/types.ts';
 export type { ExecResult, RebootOptions } from './dut/dut.ts';
 export { CommandError, DutError, type DutErrorKind } from './errors.ts';

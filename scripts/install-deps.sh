@@ -13,6 +13,7 @@ debs=(
   python3-junitparser                         # an independent JUnit reader for the report tests
   libxml2-utils                               # xmllint: validates junit.xml against the strict Ant schema in the report tests
   openssh-server                              # a private loopback sshd for the SSH transport tests
+  chrony dnsmasq-base                         # NTP and DNS servers the network and time tests start on the host
 )
 missing=()
 for deb in "${debs[@]}"; do

@@ -90,7 +90,7 @@ const network = byKind(
     'dhcp-leases': { required: ['file', 'mac'], properties: { file: { type: 'string', pattern: '^/' }, mac: { type: 'string', pattern: '^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$' } } },
     console: { properties: { interface: nonEmpty } },
   },
-  { port: tcpPort },
+  { port: tcpPort, hostAddress: nonEmpty },
 );
 
 const rig = {

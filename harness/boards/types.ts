@@ -156,10 +156,14 @@ export interface CommandStorage extends StorageCommon {
 export type StorageConfig = UsbSdMuxStorage | SdWireStorage | CommandStorage;
 
 /** The DUT's SSH address: fixed, found in a DHCP server's leases file by MAC, or asked of the DUT over its console. */
-export type NetworkConfig =
-  | { kind: 'static'; host: string; port: number }
-  | { kind: 'dhcp-leases'; file: string; mac: string; port: number }
-  | { kind: 'console'; interface?: string; port: number };
+/** Where the board reaches this host (the farm host's address on the lab network), for servers a test starts here. */
+interface NetworkCommon {
+  port: number;
+  hostAddress?: string;
+}
+
+export type NetworkConfig = NetworkCommon &
+  ({ kind: 'static'; host: string } | { kind: 'dhcp-leases'; file: string; mac: string } | { kind: 'console'; interface?: string });
 
 /** Which of the rig's emulated devices a virtual board is driven through. */
 export interface RigSettings {

@@ -181,6 +181,7 @@ function featuresOf(dut: Dut, images: RunImages): Set<Feature> {
   if (dut.login === 'console') features.add('serial');
   if (dut.board.network) features.add('ssh');
   if (images.nextHostapp) features.add('hup');
+  if (dut.board.network?.hostAddress) features.add('host-network');
   return features;
 }
 

@@ -63,7 +63,8 @@ const FACTORIES: { [K in NetworkConfig['kind']]: Factory<K> } = {
 
 export function bindNetwork(config: NetworkConfig, board: string, options: NetworkOptions = {}): NetworkDriver {
   const settled = { timeoutMs: options.timeoutMs ?? 60_000, pollMs: options.pollMs ?? 1_000 };
-  return (FACTORIES[config.kind] as Factory<NetworkConfig['kind']>)(config, board, settled);
+  const driver = (FACTORIES[config.kind] as Factory<NetworkConfig['kind']>)(config, board, settled);
+  return config.hostAddress === undefined ? driver : { ...driver, hostAddress: config.hostAddress };
 }
 
 async function poll(

@@ -128,6 +128,8 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
       ? {
           network: {
             asksConsole: false,
+            // QEMU user networking's gateway: the guest's packets to it leave from this host's loopback.
+            hostAddress: '10.0.2.2',
             async endpoint() {
               if (instance?.sshPort === undefined) throw new DutError('ssh-unreachable', 'QEMU is not running: no forwarded SSH port', { dut: board.name, step: 'ssh endpoint' });
               return { host: '127.0.0.1', port: instance.sshPort };

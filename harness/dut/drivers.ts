@@ -93,6 +93,8 @@ export interface NetworkDriver {
   endpoint(ask: (command: string) => Promise<string>, signal?: AbortSignal): Promise<NetworkEndpoint>;
   /** endpoint() asks the DUT over its console: no use for a DUT reached over SSH alone. */
   readonly asksConsole: boolean;
+  /** The harness host's address as the DUT reaches it, where the board knows one. */
+  readonly hostAddress?: string;
 }
 
 /** Files the board carries as read-only media (a QEMU extra disk, a USB stick on a farm). */

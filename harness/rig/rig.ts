@@ -74,7 +74,8 @@ export async function startRig(board: VirtualBoard, options: { dir: string; acce
     console: consoleConfig,
     power: power.config,
     storage,
-    network: { kind: 'static', host: '127.0.0.1', port: machine.sshPort },
+    // The rig's QEMU uses user networking: its gateway is this host, as a farm host is on the lab network.
+    network: { kind: 'static', host: '127.0.0.1', port: machine.sshPort, hostAddress: '10.0.2.2' },
     source: board.source,
   };
   return {

@@ -4,7 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dut } from '../dut/dut.ts';
 import { abortReason, CommandError, DutError, tail } from '../errors.ts';
 import { untilAborted } from '../proc/abort.ts';
-import type { Feature, RunImages, TestContext, TestDut, WaitOptions } from './types.ts';
+import { startDnsServer } from '../services/dns-server.ts';
+import { HttpServer } from '../services/http-server.ts';
+import { startNtpServer } from '../services/ntp-server.ts';
+import type { Feature, HostPeer, RunImages, TestContext, TestDut, WaitOptions } from './types.ts';
 
 export interface ContextOptions {
   dut: Dut;
@@ -49,6 +52,7 @@ export function createContext(options: ContextOptions): OwnedContext {
 
   return {
     dut: testDut,
+    host: hostPeer(dut, (fn) => teardowns.push(fn)),
     images: options.images,
     board: { name: dut.board.name, deviceType: dut.board.deviceType, features: options.features },
     get artifacts() {
@@ -113,6 +117,40 @@ export function createContext(options: ContextOptions): OwnedContext {
         }
       }
       return errors;
+    },
+  };
+}
+
+/**
+ * The harness host as the test's DUT reaches it. The servers started for a
+ * test stop with its teardown; without a known host address the test is
+ * skipped (it should have declared the host-network feature).
+ */
+function hostPeer(dut: Dut, teardown: (fn: () => unknown) => void): HostPeer {
+  const address = (): string => dut.board.network?.hostAddress ?? skip();
+  const skip = (): never => {
+    throw new TestSkipped(`board ${dut.board.name} declares no address at which the DUT reaches this host (network.hostAddress)`);
+  };
+  return {
+    get address() {
+      return address();
+    },
+    async http() {
+      const host = address();
+      const server = await HttpServer.start();
+      teardown(() => server.stop());
+      return { url: `http://${host}:${server.port}/${server.token}`, body: server.body, hits: () => server.hits() };
+    },
+    async ntp() {
+      address();
+      const server = await startNtpServer();
+      teardown(() => server.stop());
+    },
+    async dns(records) {
+      address();
+      const server = await startDnsServer(records);
+      teardown(() => server.stop());
+      return { queries: () => [...server.output(10_000).matchAll(/query\[\w+\] (\S+) from /g)].map((m) => m[1] ?? '') };
     },
   };
 }

@@ -8,8 +8,11 @@ import type { Dut, ExecResult } from '../dut/dut.ts';
  *   ssh:    a network path to sshd on 22222
  *   hup:    a hostapp of the next OS version to update to
  *   hard-reset: power can be cut without the OS's consent
+ *   host-network: the DUT reaches the harness host (QEMU user networking's
+ *           gateway, or a farm board's network.hostAddress), so a test can
+ *           serve it HTTP or NTP from there
  */
-export type Feature = 'serial' | 'ssh' | 'hup' | 'hard-reset';
+export type Feature = 'serial' | 'ssh' | 'hup' | 'hard-reset' | 'host-network';
 
 export interface Requirements {
   deviceTypes?: string[];
@@ -36,6 +39,31 @@ export interface RunImages {
  */
 export type TestDut = Pick<Dut, 'name' | 'board' | 'state' | 'defaultTransport' | 'exec' | 'put' | 'get' | 'reboot' | 'hardReset' | 'toleratingTraces'>;
 
+/** An HTTP server on the harness host, for one test. */
+export interface HostHttp {
+  /** What the DUT fetches: GET answers `body`, made for this server alone. */
+  readonly url: string;
+  readonly body: string;
+  /** The requests that reached `url`, with the peer as this host saw it. */
+  hits(): { from: string; userAgent: string; at: number }[];
+}
+
+/** The harness host as a peer on the DUT's network. Requires the host-network feature. */
+export interface HostPeer {
+  /** This host's address as the DUT reaches it. */
+  readonly address: string;
+  /** Starts an HTTP server on this host, stopped after the test. */
+  http(): Promise<HostHttp>;
+  /** Starts an NTP server on this host (chronyd serving the host's clock on UDP 123), stopped after the test. */
+  ntp(): Promise<void>;
+  /**
+   * Starts a DNS server on this host (dnsmasq on UDP 53) that answers only
+   * `records` (name → IPv4 address), stopped after the test; `queries()`
+   * lists the names it was asked, in order.
+   */
+  dns(records: Record<string, string>): Promise<{ queries(): string[] }>;
+}
+
 export interface WaitOptions {
   timeoutMs: number;
   /** Pause between attempts, default 2 s. */
@@ -48,6 +76,8 @@ export interface TestContext {
   readonly dut: TestDut;
   readonly images: RunImages;
   readonly board: { name: string; deviceType: string; features: ReadonlySet<Feature> };
+  /** The harness host on the DUT's network (a test using it declares `requires: { features: ['host-network'] }`). */
+  readonly host: HostPeer;
   /** This test's own artifact folder (created on demand). */
   readonly artifacts: string;
   /**

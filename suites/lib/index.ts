@@ -5,3 +5,4 @@
 export * from './device.ts';
 export * from './engine.ts';
 export * from './hup.ts';
+export * from './config-json.ts';

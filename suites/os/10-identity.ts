@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { defineTests } from 'dutlab';
-import { byState, escapeRegExp, mountAt, osRelease } from 'dutlab/balena';
+import { byState, editConfigJson, escapeRegExp, mountAt, osRelease } from 'dutlab/balena';
 
 // procps-ng: " 17:05:42 up 3 days,  4:05,  1 user,  load average: 0.52, 0.58, 0.59",
 // "up 7 min" below an hour, "%2d" for the hours and the users.
@@ -11,7 +11,7 @@ const READ_SLACK_S = 5;
 
 export default defineTests(
   {
-    title: 'os-release carries the balenaOS fields and /etc/issue names the OS and version',
+    title: 'os-release carries the balenaOS fields and /etc/issue and /etc/issue.net name the OS and version',
     async run(t) {
       const fields = await osRelease(t);
       for (const key of ['ID', 'NAME', 'VERSION', 'VERSION_ID', 'PRETTY_NAME', 'MACHINE', 'META_BALENA_VERSION', 'SLUG']) {
@@ -21,8 +21,10 @@ export default defineTests(
       assert.equal(fields['META_BALENA_VERSION'], fields['VERSION']);
       if (t.images.version) assert.equal(fields['VERSION'], t.images.version, 'the booted image is the one the run named');
       else t.log(`the run does not know the image's version: VERSION ${fields['VERSION']} is not compared`);
-      const issue = await t.sh('cat /etc/issue');
-      assert.match(issue, new RegExp(`^${escapeRegExp(`${fields['NAME']} ${fields['VERSION']}`)}`));
+      for (const file of ['/etc/issue', '/etc/issue.net']) {
+        // "NAME VERSION" and then a space or the line's end: 1.0.1 must not pass for 1.0.
+        assert.match(await t.sh(`cat ${file}`), new RegExp(`^${escapeRegExp(`${fields['NAME']} ${fields['VERSION']}`)}(\\s|$)`), file);
+      }
     },
   },
   {
@@ -75,15 +77,27 @@ export default defineTests(
     },
   },
   {
-    title: 'a hostname set in config.json applies after a reboot',
+    title: 'a hostname set in config.json applies without a reboot, stays after one, and changes back live',
     timeoutMs: 8 * 60_000,
     async run(t) {
+      const original = await t.sh('hostname');
       const wanted = `dutlab-${Date.now().toString(36)}`;
-      await t.sh('cp /mnt/boot/config.json /mnt/data/config.json.dutlab-backup');
-      t.teardown(() => t.sh('mv /mnt/data/config.json.dutlab-backup /mnt/boot/config.json && sync'));
-      await t.sh(`jq --arg h ${wanted} '.hostname = $h' /mnt/boot/config.json > /mnt/boot/config.json.new && mv /mnt/boot/config.json.new /mnt/boot/config.json && sync`);
+      await editConfigJson(t, `.hostname = "${wanted}"`);
+      await t.waitUntil(`test "$(hostname)" = ${wanted}`, { timeoutMs: 60_000, what: `the hostname ${wanted} applied live` });
+      assert.equal(await t.sh('cat /etc/hostname'), wanted, '/etc/hostname holds it too');
       await t.dut.reboot();
-      assert.equal(await t.sh('hostname'), wanted);
+      assert.equal(await t.sh('hostname'), wanted, 'the hostname survives a reboot');
+      await editConfigJson(t, `.hostname = "${original}"`);
+      await t.waitUntil(`test "$(hostname)" = ${original}`, { timeoutMs: 60_000, what: `the hostname back to ${original}, live` });
+    },
+  },
+  {
+    title: 'the kernel reports no under-voltage and no malformed regulatory.db in this boot',
+    async run(t) {
+      // Where balena's checks only comment on what dmesg says, these fail on it.
+      const kernel = await t.sh('dmesg');
+      assert.doesNotMatch(kernel, /Under-voltage detected/, 'no under-voltage: the board\'s supply holds');
+      assert.doesNotMatch(kernel, /regulatory\.db is malformed or signature is missing/, 'the wireless regulatory database loads');
     },
   },
 );

@@ -63,14 +63,20 @@ export default defineTests(
     },
   },
   {
-    title: 'fsck finds every ext4 partition clean after a reboot with a forced check',
+    title: 'fsck checks every ext4 partition marked with errors at the next boot and leaves each clean',
     timeoutMs: REBOOT_TEST_MS,
     async run(t) {
-      // The root is read-only, so no /forcefsck: a mount count past the
-      // maximum makes the boot's fsck -a check each filesystem in full.
-      const forced = (await Promise.all((['active', 'inactive', 'state', 'data'] as const).map((name) => byState(t, name)))).map((p) => p.device).join(' ');
-      await t.sh(`for d in ${forced}; do tune2fs -c 20 -C 21 $d >/dev/null || exit 1; done; sync`);
+      // As balena's test: each superblock marked as holding errors
+      // (force_fsck). The kernel may clear that mark when it unmounts a
+      // read-write filesystem cleanly, so a mount count past the maximum
+      // forces the check as well: either way the boot's fsck must run.
+      const parts = await Promise.all((['active', 'inactive', 'state', 'data'] as const).map((name) => byState(t, name)));
+      const forced = parts.map((p) => p.device).join(' ');
+      await t.sh(`for d in ${forced}; do tune2fs -c 20 -C 21 -E force_fsck $d >/dev/null || exit 1; done; sync`);
       t.teardown(() => t.exec(`for d in ${forced}; do tune2fs -c -1 $d >/dev/null; done`));
+      for (const part of parts) {
+        assert.match(await t.sh(`dumpe2fs -h ${part.device} 2>/dev/null | sed -n 's/^Filesystem state: *//p'`), /with errors$/, `${part.label} is marked with errors`);
+      }
       const forcedAt = Number(await t.sh('date +%s'));
       await t.dut.reboot();
       const [active, inactive, state, data] = [await byState(t, 'active'), await byState(t, 'inactive'), await byState(t, 'state'), await byState(t, 'data')];
@@ -101,7 +107,9 @@ export default defineTests(
       const log = (await t.sh(`journalctl -b --no-pager -o cat -u 'systemd-fsck*' 2>&1; cat /run/initramfs/fsck.log 2>/dev/null; true`)).split(/[\r\n]+/);
       for (const part of [active, inactive, state, data]) {
         const said = log.filter((line) => line.startsWith(`${part.label}: `));
-        const besides = said.filter((line) => !fullCheckTotals(part.label).test(line) && !/ has been mounted \d+ times without being checked, check forced\.$/.test(line));
+        const besides = said.filter(
+          (line) => !fullCheckTotals(part.label).test(line) && !/ (has been mounted \d+ times without being checked|contains a file system with errors), check forced\.$/.test(line),
+        );
         // Anything else fsck says of it: errors fixed ("... FIXED."), left
         // ("UNEXPECTED INCONSISTENCY"), a journal replayed, or "clean, ..." (not forced).
         if (besides.length > 0) problems.push(`the boot check of ${part.label} said more than its totals: ${besides.join(' | ')}`);
@@ -126,7 +134,7 @@ export default defineTests(
     },
   },
   {
-    title: 'removing remove_me_to_reset wipes engine data and persistent state at the next boot, and the flags come back',
+    title: 'removing remove_me_to_reset wipes engine data and persistent state at the next boot, the flags come back and the engine is healthy',
     timeoutMs: REBOOT_TEST_MS,
     async run(t) {
       await t.sh('test -e /mnt/data/remove_me_to_reset && test -e /mnt/state/remove_me_to_reset');
@@ -141,6 +149,7 @@ export default defineTests(
       assert.equal(await t.sh('balena-engine images -q'), '', 'no image survives a data reset');
       assert.equal((await t.exec('test -e /mnt/state/root-overlay/dutlab-probe')).exitCode, 1, 'the state reset emptied root-overlay');
       assert.equal((await t.exec('test -d /mnt/state/root-overlay/var/lib/systemd')).exitCode, 0, 'bind-state seeded root-overlay again');
+      await t.sh('/usr/lib/balena/balena-healthcheck', { timeoutMs: 120_000 });
     },
   },
 );

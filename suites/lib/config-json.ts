@@ -1,0 +1,22 @@
+/** config.json on the boot partition, changed at run time as a user or the supervisor changes it. */
+import type { TestContext } from 'dutlab';
+
+export const CONFIG_JSON = '/mnt/boot/config.json';
+
+/**
+ * Applies a jq filter to config.json: written beside it and renamed over it
+ * (a reader never sees half a file), then synced. balenaOS watches the file,
+ * so no reboot follows; the test waits for the effect it expects. The file
+ * as it was is put back after the test.
+ */
+export async function editConfigJson(t: TestContext, filter: string): Promise<void> {
+  const before = await t.sh(`cat ${CONFIG_JSON}`);
+  t.teardown(() => writeConfigJson(t, before));
+  const quoted = filter.replace(/'/g, `'\\''`);
+  await t.sh(`jq '${quoted}' ${CONFIG_JSON} > ${CONFIG_JSON}.dutlab && mv ${CONFIG_JSON}.dutlab ${CONFIG_JSON} && sync`);
+}
+
+async function writeConfigJson(t: TestContext, text: string): Promise<void> {
+  const encoded = Buffer.from(text).toString('base64');
+  await t.sh(`echo ${encoded} | base64 -d > ${CONFIG_JSON}.dutlab && mv ${CONFIG_JSON}.dutlab ${CONFIG_JSON} && sync`);
+}
