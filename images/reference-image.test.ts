@@ -144,7 +144,7 @@ function acceptsEmptyPassword(endpoint: { host: string; port: number }): Promise
 }
 
 // One boot for both: what the flasher installs is the reference image, byte for byte.
-test.serial('a flasher installs the reference image on the internal disk and powers off; the installed OS boots on root A read-only, runs containers, catches a changed file, swaps on zram and keeps time and names as balenaOS does', async (t) => {
+test.serial('a flasher installs the reference image on the internal disk and powers off; the installed OS boots on root A from a read-only overlay whose fingerprint catches a changed file, with its names laid out as balenaOS has them', async (t) => {
   t.timeout(30 * 60_000);
   const built: BuildResult = await buildImages({ versions: [DEFAULT_VERSION], flasher: true });
   const [current] = built.versions;
@@ -159,7 +159,6 @@ test.serial('a flasher installs the reference image on the internal disk and pow
   const dut = await createDut({
     board: await loadBoard('qemu-x86_64'),
     image,
-    media: [built.busybox.path],
     installer: true,
     login: 'console',
     // The installer copies config.json less its installer section.
@@ -202,18 +201,9 @@ test.serial('a flasher installs the reference image on the internal disk and pow
   t.regex(efi, new RegExp(`^BootCurrent: ${entry}$`, 'm'), 'booted through the balenaOS entry');
 
   // The installed OS, as the reference image must behave.
-  const media = (file: string): string => dut.board.media?.path(file) ?? '';
   t.regex(await sh('cat /proc/cmdline'), /root=LABEL=resin-rootA\b/);
   t.is(await sh('readlink -f /dev/disk/by-state/active'), await sh('readlink -f /dev/disk/by-label/resin-rootA'));
   t.is(await sh('readlink -f /dev/disk/by-state/inactive'), await sh('readlink -f /dev/disk/by-label/resin-rootB'));
-
-  await sh('timeout 150 sh -c "until balena-engine info >/dev/null 2>&1; do sleep 1; done"', 160_000);
-  t.regex(await sh('balena-engine info --format "{{.DockerRootDir}} {{.Driver}}"'), /^\/mnt\/data\/docker overlay2$/);
-  t.regex(await sh('ls -l /run/balena-engine.sock /run/balena.sock'), /balena\.sock -> \/run\/balena-engine\.sock/);
-  await sh(`balena-engine load -q -i ${media(built.busybox.path)}`);
-  t.is(await sh('balena-engine run --rm dutlab/busybox echo hello from busybox'), 'hello from busybox');
-  const failing = await run('balena-engine run --rm dutlab/busybox sh -c "exit 7"');
-  t.is(failing.exitCode, 7, 'a container exit code reaches the caller');
 
   const fingerprint = await run('cd / && md5sum --quiet -c /balenaos.fingerprint');
   t.is(fingerprint.exitCode, 0, fingerprint.stdout);
@@ -225,31 +215,11 @@ test.serial('a flasher installs the reference image on the internal disk and pow
   t.is(tampered.exitCode, 1, 'the fingerprint catches a changed OS file');
   t.regex(tampered.stdout, /\/usr\/lib\/balena\/release: FAILED/);
 
-  // One swap, on zram, sized as balenaOS sizes it: half of MemTotal, at most 4,096,000 KiB.
-  const [swaps, memKiB] = [await sh('swapon --noheadings --raw --bytes --show=NAME,SIZE'), Number(await sh("awk '/^MemTotal:/ { print $2 }' /proc/meminfo"))];
-  const [swapName, swapBytes] = swaps.split(/\s+/);
-  t.is(swaps.split('\n').length, 1, `exactly one swap: ${swaps}`);
-  t.is(swapName, '/dev/zram0');
-  t.true(Math.abs(Number(swapBytes) / 1024 - Math.min(4_096_000, Math.floor(memKiB / 2))) <= 50, `zram of ${swapBytes} bytes for ${memKiB} KiB of memory`);
-
-  // Time and names as balenaOS keeps them: chronyd under its health check, dnsmasq for the host
-  // (127.0.0.2) and for containers (10.114.102.1 on resin-dns), servers from config.json, live.
-  t.is(await sh('systemctl is-active chronyd.service dnsmasq.service | sort -u'), 'active');
+  // Names as the image lays them out: dnsmasq for the host (127.0.0.2) and for containers
+  // (10.114.102.1 on resin-dns). What they do with config.json is the os suite's to check.
   t.regex(await sh('cat /etc/resolv.conf'), /^nameserver 127\.0\.0\.2$/m);
   t.regex(await sh('ip -4 -o addr show dev resin-dns'), /inet 10\.114\.102\.1\/24/);
   t.is((await sh('cat /run/dnsmasq.servers')).trim(), 'server=8.8.8.8', 'without dnsServers, balenaOS\'s default');
-  t.regex(await sh('busybox nslookup balena 127.0.0.2'), /Address:\s+127\.0\.1\.1/, 'dnsmasq answers the host from /etc/hosts');
-  t.regex(await sh('balena-engine run --rm dutlab/busybox sh -c "cat /etc/resolv.conf; nslookup balena"'), /nameserver 10\.114\.102\.1[\s\S]*Address:\s+127\.0\.1\.1/, 'a container resolves through dnsmasq on resin-dns');
-  const setConfig = (filter: string) => sh(`jq '${filter}' /mnt/boot/config.json > /tmp/config.json && cp /tmp/config.json /mnt/boot/config.json && sync`);
-  const until = (what: string, command: string) => sh(`timeout 90 sh -c '${command.replaceAll("'", "'\\''")}' || { echo "not within 90 s: ${what}"; exit 1; }`, 100_000);
-  await setConfig('.ntpServers = "10.0.2.2 10.0.2.9" | .dnsServers = "10.0.2.3"');
-  await until('ntpServers in chrony', 'until chronyc -n sources | grep -q "10\\.0\\.2\\.9"; do sleep 1; done');
-  t.is(await sh('cat /run/chrony/added_config.sources'), 'pool 10.0.2.2 iburst minpoll 14 maxpoll 14 maxsources 1\npool 10.0.2.9 iburst minpoll 14 maxpoll 14 maxsources 1');
-  await until('dnsServers in dnsmasq', 'until grep -qx server=10.0.2.3 /run/dnsmasq.servers; do sleep 1; done');
-  await setConfig('del(.ntpServers) | del(.dnsServers)');
-  await until('ntpServers unset', 'while chronyc -n sources | grep -q "10\\.0\\.2\\.9"; do sleep 1; done');
-  t.is((await run('test -e /run/chrony/added_config.sources')).exitCode, 1, 'no config.json sources left');
-  await until('dnsServers unset', 'until grep -qx server=8.8.8.8 /run/dnsmasq.servers; do sleep 1; done');
 
   // The reset flags (remove_me_to_reset) are the os suite's: their test needs a reboot.
 });

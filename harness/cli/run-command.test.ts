@@ -22,14 +22,15 @@ import { writeReadmeSuite } from '../runner/testing/readme-suite.ts';
 const dutlab = path.resolve('bin/dutlab.js');
 
 /**
- * The CI subset: identity and engine checks without reboots, and the update
- * path to the next version (one HUP, one reboot, volume data kept, the
- * commit). Reboots, resets and panics are judged in harness/faults/; the full
- * suites run with `dutlab run` (the main job).
+ * The CI subset: identity and engine checks without reboots, one test of
+ * each area the os suite covers without a reboot (system services, network,
+ * time, config.json applied live), and the update path to the next version
+ * (one HUP, one reboot, volume data kept, the commit). Reboots, resets and
+ * panics are judged in harness/faults/; the full suites run with
+ * `dutlab run` (the main job).
  */
-// The engine, containers and the fingerprint are checked on the installed reference image (images/reference-image.test.ts);
-// through the physical drivers what matters is the boot, the console, the medium and an update with its reboots.
-export const CI_SUBSET = '^os/(os-release|partitions|uptime)|^hup/HUP to the next';
+export const CI_SUBSET =
+  '^os/(os-release|partitions|uptime|zram|udev leaves|overlayfs|the kernel reports|the engine health check|the host OS and a container|chronyd runs|config\\.json.s os\\.udevRules)|^hup/HUP to the next';
 
 /** The README's suite of one's own, loaded from a folder outside the project. */
 const OWN_SUITE = '^my-product/';
@@ -85,11 +86,11 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
   const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8'));
   t.is(summary.counts.failed, 0);
   t.is(summary.counts.errors, 0);
-  t.is(summary.counts.passed, 6);
+  t.is(summary.counts.passed, 14);
   t.is(summary.imageVersion, '1.0.0', 'read from the image itself');
   t.regex(summary.accel, /^(kvm|tcg)$/);
   t.like(summary.boardDescription, { kind: 'virtual', drivers: { console: 'serial', power: 'lcus', storage: 'usbsdmux', network: 'static' } });
-  t.deepEqual(summary.features, ['hard-reset', 'hup', 'serial', 'ssh']);
+  t.deepEqual(summary.features, ['hard-reset', 'host-network', 'hup', 'serial', 'ssh']);
   const states = summary.timeline.map((e: { state: string }) => e.state);
   t.deepEqual(states.slice(0, 7), ['idle', 'preparing', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'ready']);
   for (const file of ['results.tap', 'junit.xml', 'summary.json', 'serial.log']) t.true(existsSync(path.join(dir, file)), file);
