@@ -33,6 +33,28 @@ test('bad input exits 2 with a message naming the flag or file', async (t) => {
   t.regex(unknown.stderr, /unknown command "frobnicate"/);
 });
 
+test('every command answers --help with its flags, their defaults and an example; a misspelt flag or command names the closest one', async (t) => {
+  const top = await execa('node', [dutlab, '--help']);
+  const commands = [...top.stdout.matchAll(/^ {2}dutlab (\w+)/gm)].map((m) => m[1] ?? '');
+  t.deepEqual(commands, ['run', 'boot', 'exec', 'image', 'boards']);
+  for (const command of commands) {
+    const help = await execa('node', [dutlab, command, ...(command === 'image' ? ['build'] : []), '--help']);
+    t.regex(help.stdout, new RegExp(`^usage: dutlab ${command} `), command);
+    t.regex(help.stdout, /^flags:\n {2}--/m, `${command} lists its flags`);
+    t.regex(help.stdout, /^examples?:\n {2}dutlab /m, `${command} shows an example`);
+    t.regex(help.stdout, /^ {2}--help +print this help$/m);
+  }
+  t.regex((await execa('node', [dutlab, 'run', '--help'])).stdout, /--boot-timeout S +seconds from power-on to a login \(default 360\)/);
+  const misspelt = await execa('node', [dutlab, 'run', '--boad', 'x'], { reject: false });
+  t.is(misspelt.exitCode, 2);
+  t.regex(misspelt.stderr, /unknown flag --boad; did you mean --board\? \(dutlab run --help lists the flags\)/);
+  const swapped = await execa('node', [dutlab, 'boards', '--jsno'], { reject: false });
+  t.regex(swapped.stderr, /did you mean --json\?/);
+  const command = await execa('node', [dutlab, 'boots'], { reject: false });
+  t.is(command.exitCode, 2);
+  t.regex(command.stderr, /unknown command "boots"; did you mean "boot"\?/);
+});
+
 /**
  * Each bad input of `dutlab run` is refused with exit 2, naming the file and
  * what is wrong, in seconds and before any QEMU starts (the run would create
