@@ -90,7 +90,7 @@ const network = byKind(
     'dhcp-leases': { required: ['file', 'mac'], properties: { file: { type: 'string', pattern: '^/' }, mac: { type: 'string', pattern: '^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$' } } },
     console: { properties: { interface: nonEmpty } },
   },
-  { port: tcpPort, hostAddress: nonEmpty },
+  { port: tcpPort, hostAddress: nonEmpty, ports: { type: 'object', propertyNames: { pattern: '^[1-9][0-9]{0,4}$' }, additionalProperties: tcpPort } },
 );
 
 const rig = {

@@ -160,6 +160,8 @@ export type StorageConfig = UsbSdMuxStorage | SdWireStorage | CommandStorage;
 interface NetworkCommon {
   port: number;
   hostAddress?: string;
+  /** DUT TCP port → the port this host reaches it at (a farm behind NAT; the virtual rig's forwards). */
+  ports?: Record<string, number>;
 }
 
 export type NetworkConfig = NetworkCommon &

@@ -13,6 +13,16 @@ const noAsk = async (): Promise<string> => {
 test('static: the configured address', async (t) => {
   const network = bindNetwork({ kind: 'static', host: '10.20.0.41', port: 22222 }, 'b1');
   t.deepEqual(await network.endpoint(noAsk), { host: '10.20.0.41', port: 22222 });
+  t.is(network.hostAddress, undefined);
+});
+
+test("another port of the DUT: at the DUT's address, or where the farm's NAT maps it; the host as the board sees it", async (t) => {
+  const direct = bindNetwork({ kind: 'static', host: '10.20.0.41', port: 22222, hostAddress: '10.20.0.1' }, 'b1');
+  t.deepEqual(await direct.reach(2375, noAsk), { host: '10.20.0.41', port: 2375 });
+  t.is(direct.hostAddress, '10.20.0.1');
+  const mapped = bindNetwork({ kind: 'static', host: '192.168.7.2', port: 40022, ports: { '2375': 40375 } }, 'b1');
+  t.deepEqual(await mapped.reach(2375, noAsk), { host: '192.168.7.2', port: 40375 });
+  t.deepEqual(await mapped.reach(80, noAsk), { host: '192.168.7.2', port: 80 });
 });
 
 /** A dnsmasq.leases as dnsmasq writes it: one line per lease, the MAC in any case, IPv6 leases after a duid line. */

@@ -18,7 +18,7 @@ export interface NetworkOptions {
   pollMs?: number;
 }
 
-type Factory<K extends NetworkConfig['kind']> = (config: Extract<NetworkConfig, { kind: K }>, board: string, options: Required<NetworkOptions>) => NetworkDriver;
+type Factory<K extends NetworkConfig['kind']> = (config: Extract<NetworkConfig, { kind: K }>, board: string, options: Required<NetworkOptions>) => Omit<NetworkDriver, 'reach'>;
 
 const STEP = 'network endpoint';
 
@@ -64,7 +64,12 @@ const FACTORIES: { [K in NetworkConfig['kind']]: Factory<K> } = {
 export function bindNetwork(config: NetworkConfig, board: string, options: NetworkOptions = {}): NetworkDriver {
   const settled = { timeoutMs: options.timeoutMs ?? 60_000, pollMs: options.pollMs ?? 1_000 };
   const driver = (FACTORIES[config.kind] as Factory<NetworkConfig['kind']>)(config, board, settled);
-  return config.hostAddress === undefined ? driver : { ...driver, hostAddress: config.hostAddress };
+  return {
+    ...driver,
+    ...(config.hostAddress === undefined ? {} : { hostAddress: config.hostAddress }),
+    // The DUT's own address, or the port a farm's NAT maps it to.
+    reach: async (port, ask, signal) => ({ host: (await driver.endpoint(ask, signal)).host, port: config.ports?.[String(port)] ?? port }),
+  };
 }
 
 async function poll(

@@ -5,6 +5,8 @@ import type { QemuBoard } from '../boards/types.ts';
 import type { BoundBoard, Medium, PowerState, WriteOptions } from '../dut/drivers.ts';
 import { DutError } from '../errors.ts';
 import { launchBoard, type QemuInstance } from '../qemu/index.ts';
+import { forwardPort } from '../qemu/forward.ts';
+import { freePort } from '../qemu/ports.ts';
 import { createBlankDisk, createOverlay } from '../qemu/disks.ts';
 import { ConsoleBridge } from './console-bridge.ts';
 import { closeSerialLine, openSerialLine } from './serial-line.ts';
@@ -36,6 +38,8 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
   const vars = path.join(options.dir, 'efivars.qcow2');
   const bridge = new ConsoleBridge();
   let instance: QemuInstance | undefined;
+  // Forwards live as long as the QEMU that has them: a power cycle starts without any.
+  const forwards = new WeakMap<QemuInstance, Map<number, number>>();
   let line: SerialPort | undefined;
   let image: string | undefined;
   let withStick = false;
@@ -130,6 +134,20 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
             asksConsole: false,
             // QEMU user networking's gateway: the guest's packets to it leave from this host's loopback.
             hostAddress: '10.0.2.2',
+            async reach(port: number) {
+              const running = instance;
+              if (!running?.sshPort) throw new DutError('ssh-unreachable', `QEMU is not running: no way to its port ${port}`, { dut: board.name, step: 'port forward' });
+              if (port === board.qemu.sshGuestPort) return { host: '127.0.0.1', port: running.sshPort };
+              const ports = forwards.get(running) ?? new Map<number, number>();
+              forwards.set(running, ports);
+              let forwarded = ports.get(port);
+              if (forwarded === undefined) {
+                forwarded = await freePort();
+                await forwardPort(running.qmp, forwarded, port, board.name);
+                ports.set(port, forwarded);
+              }
+              return { host: '127.0.0.1', port: forwarded };
+            },
             async endpoint() {
               if (instance?.sshPort === undefined) throw new DutError('ssh-unreachable', 'QEMU is not running: no forwarded SSH port', { dut: board.name, step: 'ssh endpoint' });
               return { host: '127.0.0.1', port: instance.sshPort };

@@ -95,6 +95,8 @@ export interface NetworkDriver {
   readonly asksConsole: boolean;
   /** The harness host's address as the DUT reaches it, where the board knows one. */
   readonly hostAddress?: string;
+  /** Where this host reaches the DUT's TCP `port` (setting up a forward where the board needs one). */
+  reach(port: number, ask: (command: string) => Promise<string>, signal?: AbortSignal): Promise<NetworkEndpoint>;
 }
 
 /** Files the board carries as read-only media (a QEMU extra disk, a USB stick on a farm). */

@@ -6,7 +6,7 @@ import { untilAborted, within } from '../proc/abort.ts';
 import { generateRunKey, SerialTransport, SshTransport, type RunKey } from '../transports/index.ts';
 import type { ExecResult as TransportExecResult, GetOptions, PutOptions, Transport } from '../transports/types.ts';
 import { provisionMedium } from '../storage/provision.ts';
-import type { BoundBoard, Medium, NetworkEndpoint, WriteProgress } from './drivers.ts';
+import type { BoundBoard, Medium, NetworkDriver, NetworkEndpoint, WriteProgress } from './drivers.ts';
 import { lifecycle, type ExecRequest, type LifecycleEvent, type RebootOptions, type Reply } from './lifecycle.ts';
 
 export type { RebootOptions } from './lifecycle.ts';
@@ -652,14 +652,28 @@ export class Dut {
    * (a static address, a DHCP lease, or the DUT asked over its console).
    */
   async sshEndpoint(signal?: AbortSignal): Promise<NetworkEndpoint> {
-    const network = this.board.network;
-    if (!network) throw new DutError('config', 'the board has no network', { dut: this.name, step: 'ssh endpoint' });
+    return this.requireNetwork('ssh endpoint').endpoint(this.askConsole('ssh endpoint', signal), signal);
+  }
+
+  /** Where this host reaches the DUT's TCP `port` (as from the board's network), e.g. the engine's 2375. */
+  async reach(port: number, options: OperationOptions = {}): Promise<NetworkEndpoint> {
+    const step = `port ${port}`;
+    return this.requireNetwork(step).reach(port, this.askConsole(step, options.signal), options.signal);
+  }
+
+  private requireNetwork(step: string): NetworkDriver {
+    if (!this.board.network) throw new DutError('config', 'the board has no network', { dut: this.name, step });
+    return this.board.network;
+  }
+
+  /** How a network driver asks the DUT for its address: a command on the console shell. */
+  private askConsole(step: string, signal: AbortSignal | undefined): (command: string) => Promise<string> {
     const serial = this.serial;
-    return network.endpoint(async (command) => {
-      if (!serial) throw new DutError('console-lost', 'no shell on the console to ask for the address', { dut: this.name, step: 'ssh endpoint' });
-      const result = await serial.exec(command, { timeoutMs: 30_000, step: 'ssh endpoint', ...(signal ? { signal } : {}) });
+    return async (command) => {
+      if (!serial) throw new DutError('console-lost', 'no shell on the console to ask for the address', { dut: this.name, step });
+      const result = await serial.exec(command, { timeoutMs: 30_000, step, ...(signal ? { signal } : {}) });
       return result.stdout;
-    }, signal);
+    };
   }
 
   /** After a reboot the connection is dead anyway; the next SSH request dials again. */

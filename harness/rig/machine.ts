@@ -1,6 +1,7 @@
 import type { SerialPort } from 'serialport';
 import type { VirtualBoard } from '../boards/types.ts';
 import { closeSerialLine, openSerialLine } from '../drivers/serial-line.ts';
+import { forwardPort } from '../qemu/forward.ts';
 import { launchQemu, type QemuInstance } from '../qemu/index.ts';
 import type { AccelDecision } from '../qemu/kvm-probe.ts';
 
@@ -10,6 +11,8 @@ export interface MachineOptions {
   /** Whether the card is on the DUT's side of the mux at power-on. */
   hasCard: () => Promise<boolean>;
   sshPort: number;
+  /** More guest TCP ports → fixed host ports, forwarded at every power-on (a farm board's other open ports). */
+  forwards: Record<string, number>;
   accel: AccelDecision;
   /** Bytes the board's UART sends. */
   toConsole: (chunk: Buffer) => void;
@@ -72,6 +75,7 @@ export class EmulatedMachine {
       accel: this.options.accel,
     });
     this.instance = instance;
+    for (const [guest, host] of Object.entries(this.options.forwards)) await forwardPort(instance.qmp, host, Number(guest), this.board.name);
     const line = await openSerialLine(instance.pty, 115200, this.board.name);
     this.line = line;
     line.on('data', (chunk: Buffer) => this.options.toConsole(chunk));

@@ -34,6 +34,8 @@ export interface Rig {
 }
 
 const ENTRIES = path.join(import.meta.dirname, 'bin');
+/** balena-engine's TCP API, open in development mode. */
+const ENGINE_TCP_PORT = 2375;
 
 export async function startRig(board: VirtualBoard, options: { dir: string; accel?: Accel; note?: (text: string) => void }): Promise<Rig> {
   const dir = path.resolve(options.dir);
@@ -43,10 +45,13 @@ export async function startRig(board: VirtualBoard, options: { dir: string; acce
   const accel = await resolveAccel(options.accel ?? board.qemu.accel, {});
   const consoleLink = path.join(dir, 'ttyUSB-console');
   let adapter: PtyLink | undefined;
+  // The engine's TCP API (development mode) is reachable from this host, as on a farm's network.
+  const forwards = { [String(ENGINE_TCP_PORT)]: await freePort() };
   const machine = new EmulatedMachine(board, {
     card,
     hasCard: async () => (await muxMode(dir)) === 'dut',
     sshPort: await freePort(),
+    forwards,
     accel,
     toConsole: (chunk) => adapter?.write(chunk),
     note,
@@ -75,7 +80,7 @@ export async function startRig(board: VirtualBoard, options: { dir: string; acce
     power: power.config,
     storage,
     // The rig's QEMU uses user networking: its gateway is this host, as a farm host is on the lab network.
-    network: { kind: 'static', host: '127.0.0.1', port: machine.sshPort, hostAddress: '10.0.2.2' },
+    network: { kind: 'static', host: '127.0.0.1', port: machine.sshPort, hostAddress: '10.0.2.2', ports: forwards },
     source: board.source,
   };
   return {

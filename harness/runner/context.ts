@@ -177,5 +177,6 @@ function scopedDut(dut: Dut, signal: () => AbortSignal): TestDut {
     reboot: (options) => untilAborted(dut.reboot(options), signal()),
     hardReset: () => untilAborted(dut.hardReset(), signal()),
     toleratingTraces: (work) => dut.toleratingTraces(work),
+    reach: (port, options = {}) => dut.reach(port, { ...options, signal: signal() }),
   };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { defineTests } from 'dutlab';
+import { defineTests, type TestContext } from 'dutlab';
 import { loadBusybox, scratchContainer, waitForEngine } from 'dutlab/balena';
 
 /**
@@ -9,6 +9,14 @@ import { loadBusybox, scratchContainer, waitForEngine } from 'dutlab/balena';
  */
 const HEALTHCHECK_BUDGET_MS: Record<string, number> = { 'raspberry-pi': 10_000, 'raspberrypi0-2w-64': 6_000, 'raspberrypi3-64': 5_000 };
 const DEFAULT_HEALTHCHECK_BUDGET_MS = 15_000;
+
+/** balena-engine's TCP API, open only in development mode. */
+const ENGINE_TCP_PORT = 2375;
+
+/** config.json's developmentMode as jq prints it: which mode the image runs in is the run's choice, not the OS's behaviour. */
+function developmentMode(t: TestContext): Promise<string> {
+  return t.sh(`jq -r '.developmentMode // false' /mnt/boot/config.json`);
+}
 
 export default defineTests(
   {
@@ -24,13 +32,31 @@ export default defineTests(
     },
   },
   {
-    title: 'in development mode the engine listens on TCP 2375',
+    title: "in development mode the engine's API answers this host on TCP 2375",
+    requires: { features: ['ssh'] },
     async run(t) {
-      const developmentMode = await t.sh(`jq -r '.developmentMode // false' /mnt/boot/config.json`);
-      // Which mode the image runs in is the run's choice, not the OS's behaviour.
-      if (developmentMode !== 'true') t.skip(`the image under test is a production image (config.json developmentMode: ${developmentMode})`);
+      if ((await developmentMode(t)) !== 'true') t.skip('the image under test is a production image (config.json developmentMode is not true)');
       await waitForEngine(t);
-      assert.match(await t.sh('balena-engine -H tcp://127.0.0.1:2375 version --format "{{.Server.Version}}"'), /^\d+\./);
+      const { host, port } = await t.dut.reach(ENGINE_TCP_PORT);
+      const version = (await (await fetch(`http://${host}:${port}/version`, { signal: AbortSignal.any([t.signal, AbortSignal.timeout(30_000)]) })).json()) as { Version?: string; ApiVersion?: string };
+      assert.match(version.Version ?? '', /^\d+\./, `the engine's /version from this host: ${JSON.stringify(version)}`);
+      assert.match(version.ApiVersion ?? '', /^\d+\.\d+$/);
+    },
+  },
+  {
+    title: 'in production mode nothing answers this host on TCP 2375',
+    requires: { features: ['ssh'] },
+    async run(t) {
+      if ((await developmentMode(t)) === 'true') t.skip('the image under test is a development image (config.json developmentMode: true)');
+      await waitForEngine(t);
+      // The engine up, and yet no API from outside: balena's own check of this passes whatever the device does.
+      const { host, port } = await t.dut.reach(ENGINE_TCP_PORT);
+      const answer = await fetch(`http://${host}:${port}/version`, { signal: AbortSignal.any([t.signal, AbortSignal.timeout(15_000)]) }).then(
+        async (response) => `HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`,
+        () => undefined,
+      );
+      assert.equal(answer, undefined, `TCP 2375 answered this host in production: ${answer}`);
+      assert.notEqual((await t.exec('balena-engine -H tcp://127.0.0.1:2375 version')).exitCode, 0, 'nor the DUT itself');
     },
   },
   {
