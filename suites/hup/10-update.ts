@@ -28,18 +28,22 @@ export default defineTests(
     },
   },
   {
-    title: 'HUP to the same version switches roots and is committed',
+    title: 'HUP to the same version switches roots, keeps volume data and is committed',
     timeoutMs: HUP_TEST_MS,
     async run(t) {
       const before = await currentState(t);
       const target = hostappFor(t, 'same', before.version);
+      const volume = await scratchVolume(t, 'dutlab-hup-same');
+      const md5 = await fillVolume(t, volume);
       await stageUpdate(t, target, before);
       await t.dut.reboot();
       const after = await currentState(t);
       assert.equal(after.version, before.version);
       assert.equal(after.active.label, before.inactive.label, 'the active root changed');
+      await waitForEngine(t);
+      assert.equal(await volumeMd5(t, volume), md5, 'volume data survived the update');
       await waitForCommit(t);
-      assert.deepEqual(await rollbackFiles(t), []);
+      assert.deepEqual(await rollbackFiles(t), [], 'no rollback happened, none failed');
     },
   },
 );

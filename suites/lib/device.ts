@@ -109,7 +109,8 @@ export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-export const STATE_FILES = ['rollback-health-triggered', 'rollback-altboot-triggered', 'rollback-health-breadcrumb', 'rollback-altboot-breadcrumb'];
+/** What balenaOS's rollback services leave in /mnt/state: breadcrumbs of an update on trial, marks of a rollback done or failed. */
+export const STATE_FILES = ['rollback-health-triggered', 'rollback-altboot-triggered', 'rollback-health-breadcrumb', 'rollback-altboot-breadcrumb', 'rollback-health-failed'];
 
 /** Which of `names` (by default the rollback breadcrumbs and triggered files) exist in /mnt/state. */
 export async function rollbackFiles(t: TestContext, names: readonly string[] = STATE_FILES): Promise<string[]> {
