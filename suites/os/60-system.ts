@@ -80,7 +80,7 @@ export default defineTests(
       );
       // Five connections at once, each held open a moment (the live session has its own sshd and is not touched).
       const tripped = await t.sh(
-        "for i in 1 2 3 4 5; do (exec 3<>/dev/tcp/127.0.0.1/22222; sleep 5) 2>/dev/null & done; sleep 2; systemctl show -p Result --value sshd.socket",
+        "for i in 1 2 3 4 5; do bash -c 'exec 3<>/dev/tcp/127.0.0.1/22222; sleep 5' 2>/dev/null & done; sleep 2; systemctl show -p Result --value sshd.socket",
       );
       assert.equal(tripped, 'trigger-limit-hit', 'the burst stopped sshd.socket');
       await t.waitUntil('test "$(systemctl is-active sshd.socket)" = active', { timeoutMs: 60_000, intervalMs: 2000, what: 'sshd.socket active again' });
