@@ -6,3 +6,4 @@ export * from './device.ts';
 export * from './engine.ts';
 export * from './hup.ts';
 export * from './config-json.ts';
+export * from './journal.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { defineTests, type TestContext } from 'dutlab';
-import { editConfigJson, escapeRegExp } from 'dutlab/balena';
+import { editConfigJson, escapeRegExp, journalMark, journalSince } from 'dutlab/balena';
 
 /** How far the DUT's clock may be from this host's once synchronised (the read itself takes a round trip). */
 const AGREE_S = 2;
@@ -52,7 +52,7 @@ export default defineTests(
     async run(t) {
       const server = await hostTimeServer(t);
       await selected(t, server, 180_000);
-      const cursor = (await t.sh("journalctl -u chronyd.service -n 0 --show-cursor | sed -n 's/^-- cursor: //p'")).trim();
+      const mark = await journalMark(t);
       const restarts = Number(await t.sh('systemctl show -p NRestarts --value chronyd.service'));
       // As balena's own test: NTP dropped at the firewall, chronyd started afresh without a reachable source.
       await t.sh('iptables -I OUTPUT -p udp --dport 123 -j DROP');
@@ -61,7 +61,7 @@ export default defineTests(
       await t.sh('date -s "-2 min" >/dev/null');
       // Should the OS never step it back, the tests after this one still get a right clock.
       t.teardown(() => t.exec(`date -s @${(Date.now() / 1000).toFixed(3)} >/dev/null`));
-      const journal = `journalctl -u chronyd.service --no-pager --after-cursor='${cursor}'`;
+      const journal = journalSince('chronyd.service', mark);
       await t.waitUntil(`${journal} | grep -q 'No online NTP sources - forcing poll'`, { timeoutMs: 300_000, intervalMs: 10_000, what: 'the health check forcing a poll' });
       await t.waitUntil(`${journal} | grep -q 'NTP time lost synchronization - restarting chronyd'`, { timeoutMs: 300_000, intervalMs: 10_000, what: 'the health check giving up on synchronisation' });
       await t.waitUntil(`test "$(systemctl show -p NRestarts --value chronyd.service)" -gt ${restarts}`, {

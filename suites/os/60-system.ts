@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { defineTests } from 'dutlab';
-import { byState, editConfigJson } from 'dutlab/balena';
+import { byState, editConfigJson, journalMark, journalSince } from 'dutlab/balena';
 
 /** balenaOS sizes zram as half the memory, at most this many KiB. */
 const ZRAM_MAX_KIB = 4_096_000;
@@ -62,14 +62,13 @@ export default defineTests(
       assert.equal(await t.sh('systemctl is-active recover-sshd-socket.timer'), 'active');
       const cleanup = `rm -f ${SOCKET_DROPIN} ${TIMER_DROPIN}; systemctl daemon-reload; systemctl reset-failed sshd.socket; systemctl restart sshd.socket recover-sshd-socket.timer`;
       t.teardown(() => t.exec(cleanup));
-      const cursor = async (): Promise<string> => (await t.sh("journalctl -u recover-sshd-socket.service -n 0 --show-cursor | sed -n 's/^-- cursor: //p'")).trim();
-      const logSince = (from: string): Promise<string> => t.sh(`journalctl -u recover-sshd-socket.service --no-pager --after-cursor='${from}'`);
+      const logSince = (mark: string): Promise<string> => t.sh(journalSince('recover-sshd-socket.service', mark));
       // A healthy socket: the recovery service has nothing to do.
-      const healthy = await cursor();
+      const healthy = await journalMark(t);
       await t.sh('systemctl start recover-sshd-socket.service');
       assert.equal(await t.sh('systemctl is-active sshd.socket'), 'active');
       assert.doesNotMatch(await logSince(healthy), /restarting/, 'a healthy socket is left alone');
-      const beforeBurst = await cursor();
+      const beforeBurst = await journalMark(t);
 
       // As balena's test: a low trigger limit, and the recovery every 10 s instead of every 15 min.
       await t.sh(
