@@ -16,5 +16,5 @@ systemctl --root="$tree" --quiet disable \
 	balena.service balena-host.socket rollback-altboot.service rollback-health.service \
 	rollback-clear-bootcount.service mnt-sysroot-active.service bind-state.service \
 	resin-state-reset.service balena-data-reset.service os-sshkeys.service sshd.socket \
-	chronyd.service config-json.path config-json.service
+	chronyd.service config-json.path config-json.service os-udevrules.service
 systemctl --root="$tree" --quiet enable resin-init-flasher.service
