@@ -1,5 +1,5 @@
 import { defineSuite } from 'dutlab';
 
 export default defineSuite({
-  title: 'OS: identity, partitions, engine, containers, persistence',
+  title: 'OS: identity, partitions, engine, containers, persistence, network, time, system services',
 });
