@@ -108,7 +108,7 @@ test('a virtual board takes the QEMU and rig defaults', (t) => {
   const board = parseBoard('name: v\ndeviceType: generic-amd64\nkind: virtual\nrig: { power: tasmota }\n', FILE);
   if (board.kind !== 'virtual') return t.fail();
   t.is(board.qemu.machine, 'q35');
-  t.deepEqual(board.rig, { cardMiB: 8192, power: 'tasmota', console: 'serial' });
+  t.deepEqual(board.rig, { cardMiB: 8192, power: 'tasmota', console: 'serial', forwardPorts: [] });
 });
 
 test('enum error names file, line, field, allowed values and the bad value', (t) => {

@@ -70,7 +70,7 @@ const POWER_DEFAULTS = {
   command: {},
 } as const;
 const STORAGE_DEFAULTS = { usbsdmux: { command: 'usbsdmux' }, sdwire: { command: 'sd-mux-ctrl' }, command: {} } as const;
-export const RIG_DEFAULTS: RigSettings = { cardMiB: 8192, power: 'lcus', console: 'serial' };
+export const RIG_DEFAULTS: RigSettings = { cardMiB: 8192, power: 'lcus', console: 'serial', forwardPorts: [] };
 
 function withDefaults(raw: RawBoard, source: string): Board {
   if (raw.kind === 'qemu') {

@@ -101,6 +101,7 @@ const rig = {
     power: { enum: ['lcus', 'tasmota', 'usbrelay'] },
     console: { enum: ['serial', 'ser2net-raw', 'ser2net-rfc2217'] },
     dir: nonEmpty,
+    forwardPorts: { type: 'array', items: tcpPort, uniqueItems: true },
   },
 } as const;
 

@@ -155,15 +155,16 @@ export interface CommandStorage extends StorageCommon {
 
 export type StorageConfig = UsbSdMuxStorage | SdWireStorage | CommandStorage;
 
-/** The DUT's SSH address: fixed, found in a DHCP server's leases file by MAC, or asked of the DUT over its console. */
-/** Where the board reaches this host (the farm host's address on the lab network), for servers a test starts here. */
 interface NetworkCommon {
+  /** sshd's port. */
   port: number;
+  /** Where the board reaches this host (the farm host's address on the lab network), for servers a test starts here. */
   hostAddress?: string;
   /** DUT TCP port → the port this host reaches it at (a farm behind NAT; the virtual rig's forwards). */
   ports?: Record<string, number>;
 }
 
+/** The DUT's SSH address: fixed, found in a DHCP server's leases file by MAC, or asked of the DUT over its console. */
 export type NetworkConfig = NetworkCommon &
   ({ kind: 'static'; host: string } | { kind: 'dhcp-leases'; file: string; mac: string } | { kind: 'console'; interface?: string });
 
@@ -175,6 +176,8 @@ export interface RigSettings {
   console: 'serial' | 'ser2net-raw' | 'ser2net-rfc2217';
   /** Directory of the rig's device nodes and card (default .dutlab/rig/<board>). */
   dir?: string;
+  /** DUT TCP ports besides sshd the rig makes reachable from this host, as a farm's network does (default none). */
+  forwardPorts: number[];
 }
 
 interface BoardCommon {

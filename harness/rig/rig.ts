@@ -34,8 +34,6 @@ export interface Rig {
 }
 
 const ENTRIES = path.join(import.meta.dirname, 'bin');
-/** balena-engine's TCP API, open in development mode. */
-const ENGINE_TCP_PORT = 2375;
 
 export async function startRig(board: VirtualBoard, options: { dir: string; accel?: Accel; note?: (text: string) => void }): Promise<Rig> {
   const dir = path.resolve(options.dir);
@@ -45,8 +43,8 @@ export async function startRig(board: VirtualBoard, options: { dir: string; acce
   const accel = await resolveAccel(options.accel ?? board.qemu.accel, {});
   const consoleLink = path.join(dir, 'ttyUSB-console');
   let adapter: PtyLink | undefined;
-  // The engine's TCP API (development mode) is reachable from this host, as on a farm's network.
-  const forwards = { [String(ENGINE_TCP_PORT)]: await freePort() };
+  const forwards: Record<string, number> = {};
+  for (const port of board.rig.forwardPorts) forwards[String(port)] = await freePort();
   const machine = new EmulatedMachine(board, {
     card,
     hasCard: async () => (await muxMode(dir)) === 'dut',

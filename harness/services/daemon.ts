@@ -17,6 +17,7 @@ export interface DaemonSpec {
 
 /** A host daemon serving a DUT during a test: supervised (it cannot outlive the harness), with a folder of its own. */
 export interface Daemon {
+  readonly pid: number;
   /** What it printed last (a query log, a diagnosis). */
   output(lines?: number): string;
   stop(): Promise<void>;
@@ -32,6 +33,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<Daemon> {
     throw error;
   }
   const daemon: Daemon = {
+    pid: child.pid,
     output: (lines = 200) => child.outputTail(lines),
     async stop() {
       await child.terminate({ termMs: 2000, killMs: 2000 }).catch(() => undefined);

@@ -20,22 +20,19 @@ export class HttpServer {
   readonly seen: SeenRequest[] = [];
   readonly token = randomBytes(8).toString('hex');
   readonly body = `dutlab ${this.token}\n`;
+  private readonly server: Server = createServer((request, response) => {
+    this.seen.push({ path: request.url ?? '', from: request.socket.remoteAddress ?? '', userAgent: request.headers['user-agent'] ?? '', at: Date.now() });
+    if (request.url === `/${this.token}`) response.writeHead(200, { 'content-type': 'text/plain' }).end(this.body);
+    else response.writeHead(404).end();
+  });
 
-  private constructor(private readonly server: Server) {}
+  private constructor() {}
 
   static async start(): Promise<HttpServer> {
-    const http: { instance?: HttpServer } = {};
-    const server = createServer((request, response) => {
-      const self = http.instance;
-      if (!self) return void response.writeHead(503).end();
-      self.seen.push({ path: request.url ?? '', from: request.socket.remoteAddress ?? '', userAgent: request.headers['user-agent'] ?? '', at: Date.now() });
-      if (request.url === `/${self.token}`) response.writeHead(200, { 'content-type': 'text/plain' }).end(self.body);
-      else response.writeHead(404).end();
-    });
+    const http = new HttpServer();
     // All interfaces: a QEMU guest comes through loopback, a farm board through the lab network.
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, resolve));
-    http.instance = new HttpServer(server);
-    return http.instance;
+    await new Promise<void>((resolve, reject) => http.server.once('error', reject).listen(0, resolve));
+    return http;
   }
 
   get port(): number {
