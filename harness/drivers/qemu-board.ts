@@ -18,6 +18,8 @@ export interface QemuBindingOptions {
   media?: readonly string[];
   /** Keep the disk after the run (to inspect a failure). */
   keepDisk?: boolean;
+  /** Where the board says what QEMU did that the console cannot show. */
+  note?: (text: string) => void;
 }
 
 /**
@@ -26,9 +28,12 @@ export interface QemuBindingOptions {
  * launches it paused, attaches the serial pty through `serialport` (the same
  * code path as a USB-serial adapter), then lets the CPUs run, so no byte of
  * the boot is missed. Storage is a qcow2 disk over the image that outlives
- * each QEMU process, so power cycles keep what the guest wrote. It has what a
- * relay board lacks: a reset that keeps power (QMP system_reset), a network
- * (user-mode, a host port forwarded to sshd) and read-only media disks.
+ * each QEMU process, so power cycles keep what the guest wrote. A reset,
+ * whether the OS or QMP system_reset asks for it, ends the QEMU process and
+ * starts a new one on the same disks and NVRAM: a cold start, as fast as the
+ * first. It has what a relay board lacks: a reset line, a network (user-mode,
+ * host ports forwarded to sshd and any port a test reaches) and read-only
+ * media disks.
  */
 export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): BoundBoard {
   const disk = path.join(options.dir, 'disk.qcow2');
@@ -38,27 +43,54 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
   const vars = path.join(options.dir, 'efivars.qcow2');
   const bridge = new ConsoleBridge();
   let instance: QemuInstance | undefined;
-  // Forwards live as long as the QEMU that has them: a power cycle starts without any.
-  const forwards = new WeakMap<QemuInstance, Map<number, number>>();
+  // The board's ports stay put for its life, across reboots and power cycles, as a farm board's address does.
+  let sshPort: number | undefined;
+  const forwards = new Map<number, number>();
   let line: SerialPort | undefined;
   let image: string | undefined;
   let withStick = false;
+  // A machine reset (by its OS, or system_reset) ends its QEMU (-no-reboot, see args.ts) and is started again here.
+  let restarting: Promise<void> | undefined;
+  let restartFailure: unknown;
 
   async function launch(): Promise<void> {
     const media = (options.media ?? []).map((file, i) => ({ path: file, format: 'raw' as const, serial: mediaSerial(i) }));
-    instance = await launchBoard(board, {
+    const started = await launchBoard(board, {
       dut: board.name,
       disk,
       firmwareVars: vars,
       paused: true,
+      ...(sshPort !== undefined ? { sshPort } : {}),
       // The stick stays plugged in after the install, as on a desk; which disk boots is the firmware's
       // business then: the blank internal disk fails over to the stick, the installer's entry boots the OS.
       ...(withStick ? { firmwareBootOrder: true } : {}),
       extraDrives: withStick ? [{ path: stick, format: 'qcow2', bus: 'usb', readonly: false, serial: 'dutlab-installer' }, ...media] : media,
     });
-    line = await openSerialLine(instance.pty, 115200, board.name);
+    instance = started;
+    sshPort = started.sshPort;
+    for (const [guest, host] of forwards) await forwardPort(started.qmp, host, guest, board.name);
+    line = await openSerialLine(started.pty, 115200, board.name);
     bridge.attach(line);
-    await instance.qmp.cont();
+    void started.exited.then((exit) => {
+      if (instance !== started || exit.reason !== 'reset') return;
+      options.note?.('QEMU: the machine reset; starting it again, cold, on the same disks');
+      restarting = shutdown()
+        .then(launch)
+        .catch((error: unknown) => {
+          restartFailure = error;
+        })
+        .finally(() => {
+          restarting = undefined;
+        });
+    });
+    await started.qmp.cont();
+  }
+
+  /** The running QEMU, once any restart after a reset is done; a failed restart is the caller's error. */
+  async function running(): Promise<QemuInstance | undefined> {
+    await restarting;
+    if (restartFailure) throw restartFailure;
+    return instance;
   }
 
   async function shutdown(): Promise<void> {
@@ -71,22 +103,29 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
   }
 
   async function waitOff(): Promise<void> {
-    const current = instance;
-    if (!current) return;
-    const exit = await current.exited;
-    if (exit.reason !== 'guest-shutdown') throw exit.error ?? new DutError('process', `QEMU exited (${exit.reason}) instead of the guest powering off`, { dut: board.name, step: 'wait for power off' });
-    await shutdown();
+    for (let current = await running(); current; current = await running()) {
+      const exit = await current.exited;
+      if (exit.reason === 'reset') continue;
+      if (exit.reason !== 'guest-shutdown') throw exit.error ?? new DutError('process', `QEMU exited (${exit.reason}) instead of the guest powering off`, { dut: board.name, step: 'wait for power off' });
+      await shutdown();
+      return;
+    }
   }
 
   return {
     name: board.name,
     deviceType: board.deviceType,
     power: {
-      on: launch,
-      off: shutdown,
-      // A new QEMU process on the same disk: a guest wedged so that even
-      // system_reset brings no firmware back (seen under TCG) comes back.
+      on: async () => {
+        await running();
+        await launch();
+      },
+      off: async () => {
+        await restarting;
+        await shutdown();
+      },
       async cycle() {
+        await restarting;
         await shutdown();
         await launch();
       },
@@ -104,7 +143,8 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     },
     reset: {
       async reset() {
-        if (instance) await instance.qmp.reset();
+        const current = await running();
+        if (current) await current.qmp.reset();
         else await launch();
       },
     },
@@ -135,22 +175,21 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
             // QEMU user networking's gateway: the guest's packets to it leave from this host's loopback.
             hostAddress: '10.0.2.2',
             async reach(port: number) {
-              const running = instance;
-              if (!running?.sshPort) throw new DutError('ssh-unreachable', `QEMU is not running: no way to its port ${port}`, { dut: board.name, step: 'port forward' });
-              if (port === board.qemu.sshGuestPort) return { host: '127.0.0.1', port: running.sshPort };
-              const ports = forwards.get(running) ?? new Map<number, number>();
-              forwards.set(running, ports);
-              let forwarded = ports.get(port);
+              const current = await running();
+              if (!current?.sshPort) throw new DutError('ssh-unreachable', `QEMU is not running: no way to its port ${port}`, { dut: board.name, step: 'port forward' });
+              if (port === board.qemu.sshGuestPort) return { host: '127.0.0.1', port: current.sshPort };
+              let forwarded = forwards.get(port);
               if (forwarded === undefined) {
                 forwarded = await freePort();
-                await forwardPort(running.qmp, forwarded, port, board.name);
-                ports.set(port, forwarded);
+                await forwardPort(current.qmp, forwarded, port, board.name);
+                forwards.set(port, forwarded);
               }
               return { host: '127.0.0.1', port: forwarded };
             },
             async endpoint() {
-              if (instance?.sshPort === undefined) throw new DutError('ssh-unreachable', 'QEMU is not running: no forwarded SSH port', { dut: board.name, step: 'ssh endpoint' });
-              return { host: '127.0.0.1', port: instance.sshPort };
+              const current = await running();
+              if (current?.sshPort === undefined) throw new DutError('ssh-unreachable', 'QEMU is not running: no forwarded SSH port', { dut: board.name, step: 'ssh endpoint' });
+              return { host: '127.0.0.1', port: current.sshPort };
             },
           },
         }
@@ -168,15 +207,25 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     describe() {
       return {
         kind: 'qemu',
-        drivers: { power: 'qemu process', reset: 'QMP system_reset', console: 'QEMU serial pty (serialport)', storage: withStick ? 'qcow2 overlay on a USB stick, blank internal disk' : 'qcow2 overlay', network: board.qemu.network },
+        drivers: { power: 'qemu process', reset: 'QMP system_reset (QEMU started again cold)', console: 'QEMU serial pty (serialport)', storage: withStick ? 'qcow2 overlay on a USB stick, blank internal disk' : 'qcow2 overlay', network: board.qemu.network },
         image,
         accel: instance?.accel.accel,
         accelReason: instance?.accel.reason,
         runDir: instance?.run.dir,
       };
     },
-    whileAlive<T>(work: Promise<T>): Promise<T> {
-      return instance ? instance.whileRunning(work) : work;
+    // `work`, unless QEMU exits first for anything but a reset: a reset is a reboot the work may be waiting for.
+    async whileAlive<T>(work: Promise<T>): Promise<T> {
+      const done = work.then(
+        () => undefined,
+        () => undefined,
+      );
+      for (let current = await running(); current; current = await running()) {
+        const exit = await Promise.race([done, current.exited]);
+        if (!exit) break;
+        if (exit.reason !== 'reset') throw exit.error ?? new DutError('process', `QEMU exited (${exit.reason}) while work was pending`, { dut: board.name });
+      }
+      return work;
     },
     close: async () => undefined,
   };

@@ -48,6 +48,7 @@ const BINDERS: { [K in BoardKind]: Binder<Extract<Board, { kind: K }>> } = {
         dir: options.dir,
         ...(options.media ? { media: options.media } : {}),
         ...(options.keepDisk ? { keepDisk: true } : {}),
+        ...(options.note ? { note: options.note } : {}),
       }),
   },
   physical: {

@@ -78,8 +78,12 @@ export interface LaunchOptions {
 }
 
 export interface QemuExit extends ExitInfo {
-  /** stopped: by stop(); guest-shutdown: the guest powered off; crashed: anything else. */
-  reason: 'stopped' | 'guest-shutdown' | 'crashed';
+  /**
+   * stopped: by stop(); guest-shutdown: the guest powered off; reset: the
+   * guest or a QMP system_reset reset the machine (with -no-reboot, QEMU
+   * exits: the owner starts it again); crashed: anything else.
+   */
+  reason: 'stopped' | 'guest-shutdown' | 'reset' | 'crashed';
   /** Set when the exit was not asked for (reason crashed). */
   error?: DutError;
   stderrTail: string;
@@ -106,8 +110,6 @@ export interface QemuInstance {
    * Idempotent; resolves with the exit.
    */
   stop(options?: { graceMs?: number }): Promise<QemuExit>;
-  /** `work`, unless QEMU exits first: then rejects with the exit's error. */
-  whileRunning<T>(work: Promise<T>): Promise<T>;
   stderrTail(lines?: number): string;
 }
 
@@ -115,6 +117,9 @@ export interface QemuInstance {
 export function launchBoard(board: QemuBoard, options: Omit<LaunchOptions, 'qemu'> & { qemu?: QemuSettings } = {}): Promise<QemuInstance> {
   return launchQemu({ dut: board.name, ...options, qemu: options.qemu ?? board.qemu });
 }
+
+/** SHUTDOWN reasons that are a reset turned into an exit by -no-reboot. */
+const RESETS = new Set(['guest-reset', 'host-qmp-system-reset']);
 
 const PORT_CLASH = /host forwarding rule|Could not set up host forwarding/i;
 
@@ -230,6 +235,7 @@ async function start(ctx: StartContext): Promise<QemuInstance> {
     if (!run.qmpSocket.startsWith(run.dir)) await rm(run.qmpSocket, { force: true });
     const stderrTail = child.outputTail(20);
     if (stopping) return { ...info, reason: 'stopped', stderrTail };
+    if (info.code === 0 && RESETS.has(String(shutdown?.data.reason))) return { ...info, reason: 'reset', stderrTail };
     if (shutdown?.data.guest === true && info.code === 0) return { ...info, reason: 'guest-shutdown', stderrTail };
     const cause = shutdown ? ` after SHUTDOWN (${String(shutdown.data.reason)})` : '';
     const error = new DutError(
@@ -269,12 +275,6 @@ async function start(ctx: StartContext): Promise<QemuInstance> {
     argv: [ctx.qemuBinary, ...argv],
     exited,
     stop,
-    whileRunning<T>(work: Promise<T>): Promise<T> {
-      const died = exited.then((exit): never => {
-        throw exit.error ?? new DutError('process', `QEMU exited (${exit.reason}) while work was pending`, { dut });
-      });
-      return Promise.race([work, died]);
-    },
     stderrTail: (lines?: number) => child.outputTail(lines),
   };
 

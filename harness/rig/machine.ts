@@ -82,11 +82,17 @@ export class EmulatedMachine {
     line.on('error', () => undefined);
     void instance.exited.then((exit) => {
       if (this.instance !== instance) return;
-      // The guest powered itself off, or QEMU crashed: the relay is still on, the board is dark.
-      this.options.note(`rig: the board's QEMU exited (${exit.reason}) with the relay on`);
       this.instance = undefined;
       this.line = undefined;
       void closeSerialLine(line);
+      // A reset ends QEMU (-no-reboot, see qemu/args.ts): the board restarts with the relay still on.
+      if (exit.reason === 'reset' && this.wanted) {
+        this.options.note('rig: the board reset; its QEMU starts again, cold');
+        void this.setPower(true);
+        return;
+      }
+      // The guest powered itself off, or QEMU crashed: the relay is still on, the board is dark.
+      this.options.note(`rig: the board's QEMU exited (${exit.reason}) with the relay on`);
     });
     if (!withCard) this.options.note('rig: powered on with the SD card on the host side of the mux: nothing to boot');
     await instance.qmp.cont();
