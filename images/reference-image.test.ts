@@ -4,8 +4,7 @@
  * promises, run containers, and see its fingerprint catch a changed OS file;
  * the production build over SSH alone. Its update path
  * (hostapp-update, the A/B switch, rollback-health's commit) is checked by
- * the hup suite, in the CI subset (harness/cli/run-command.test.ts) and in
- * full in the main job.
+ * the hup suite in the main job.
  */
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';

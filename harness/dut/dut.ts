@@ -305,6 +305,20 @@ export class Dut {
     await this.request((reply) => ({ type: 'REBOOT', options, reply }));
   }
 
+  /**
+   * Logs in on the console again, for a test that had the OS restart its
+   * console getty on purpose (development mode left and entered again). A
+   * shell still logged in is kept. A DUT driven over SSH alone has no console
+   * shell: nothing to do.
+   */
+  async relogin(options: OperationOptions & { timeoutMs?: number } = {}): Promise<void> {
+    if (this.login !== 'console') return;
+    await this.operate('serial', 'console login again', options.signal, async () => {
+      this.transcript.info('console: logging in again, as the test asked (its getty was restarted)');
+      await this.waitForShell(options.timeoutMs ?? 120_000, 'console login again');
+    });
+  }
+
   /** Reset without asking the OS (QMP system_reset, a relay cycle); log in again. */
   async hardReset(): Promise<void> {
     await this.request((reply) => ({ type: 'HARD_RESET', reply }));

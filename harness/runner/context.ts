@@ -176,6 +176,7 @@ function scopedDut(dut: Dut, signal: () => AbortSignal): TestDut {
     // A reboot cannot be taken back half-way: the caller stops waiting, the lifecycle finishes it.
     reboot: (options) => untilAborted(dut.reboot(options), signal()),
     hardReset: () => untilAborted(dut.hardReset(), signal()),
+    relogin: (options = {}) => dut.relogin({ ...options, signal: signal() }),
     toleratingTraces: (work) => dut.toleratingTraces(work),
     reach: (port, options = {}) => dut.reach(port, { ...options, signal: signal() }),
   };

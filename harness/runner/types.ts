@@ -37,7 +37,7 @@ export interface RunImages {
  * The DUT as a test holds it: the Dut's own calls, each carrying the test's
  * signal, so a test that is stopped stops talking to the device.
  */
-export type TestDut = Pick<Dut, 'name' | 'board' | 'state' | 'defaultTransport' | 'exec' | 'put' | 'get' | 'reboot' | 'hardReset' | 'toleratingTraces' | 'reach'>;
+export type TestDut = Pick<Dut, 'name' | 'board' | 'state' | 'defaultTransport' | 'exec' | 'put' | 'get' | 'reboot' | 'hardReset' | 'relogin' | 'toleratingTraces' | 'reach'>;
 
 /** An HTTP server on the harness host, for one test. */
 export interface HostHttp {

@@ -3,15 +3,21 @@ import type { TestContext } from 'dutlab';
 
 export const CONFIG_JSON = '/mnt/boot/config.json';
 
+/** The tests whose config.json is already due to be put back. */
+const restoring = new WeakSet<TestContext>();
+
 /**
  * Applies a jq filter to config.json: written beside it and renamed over it
  * (a reader never sees half a file), then synced. balenaOS watches the file,
  * so no reboot follows; the test waits for the effect it expects. The file
- * as it was is put back after the test.
+ * as it was before the test's first edit is put back after the test, once.
  */
 export async function editConfigJson(t: TestContext, filter: string): Promise<void> {
-  const before = await t.sh(`cat ${CONFIG_JSON}`);
-  t.teardown(() => writeConfigJson(t, before));
+  if (!restoring.has(t)) {
+    const before = await t.sh(`cat ${CONFIG_JSON}`);
+    restoring.add(t);
+    t.teardown(() => writeConfigJson(t, before));
+  }
   const quoted = filter.replace(/'/g, `'\\''`);
   await t.sh(`jq '${quoted}' ${CONFIG_JSON} > ${CONFIG_JSON}.dutlab && mv ${CONFIG_JSON}.dutlab ${CONFIG_JSON} && sync`);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { defineTests, type TestContext } from 'dutlab';
-import { loadBusybox, scratchContainer, waitForEngine } from 'dutlab/balena';
+import { editConfigJson, loadBusybox, scratchContainer, waitForEngine } from 'dutlab/balena';
 
 /**
  * How long one run of balena-healthcheck may take: balena's own figures for
@@ -16,6 +16,12 @@ const ENGINE_TCP_PORT = 2375;
 /** config.json's developmentMode as jq prints it: which mode the image runs in is the run's choice, not the OS's behaviour. */
 function developmentMode(t: TestContext): Promise<string> {
   return t.sh(`jq -r '.developmentMode // false' /mnt/boot/config.json`);
+}
+
+/** Whether the engine's /version answers on the DUT's TCP 2375 as this host reaches it. */
+async function engineAnswers(t: TestContext, host: string, port: number): Promise<boolean> {
+  const response = await fetch(`http://${host}:${port}/version`, { signal: AbortSignal.any([t.signal, AbortSignal.timeout(15_000)]) }).catch(() => undefined);
+  return response !== undefined && /"ApiVersion"/.test(await response.text());
 }
 
 export default defineTests(
@@ -57,6 +63,26 @@ export default defineTests(
       );
       assert.equal(answer, undefined, `TCP 2375 answered this host in production: ${answer}`);
       assert.notEqual((await t.exec('balena-engine -H tcp://127.0.0.1:2375 version')).exitCode, 0, 'nor the DUT itself');
+    },
+  },
+  {
+    title: "developmentMode switched in config.json at run time closes the engine's TCP API to this host, and switched back opens it, without a reboot",
+    requires: { features: ['ssh'] },
+    async run(t) {
+      const bootId = await t.sh('cat /proc/sys/kernel/random/boot_id');
+      const original = (await developmentMode(t)) === 'true';
+      // Leaving development mode stops the console's getty: the harness logs in again once the mode is back.
+      t.teardown(() => t.dut.relogin());
+      const { host, port } = await t.dut.reach(ENGINE_TCP_PORT);
+      for (const development of [!original, original]) {
+        await editConfigJson(t, `.developmentMode = ${development}`);
+        await waitForEngine(t);
+        await t.waitUntil(async () => (await engineAnswers(t, host, port)) === development, {
+          timeoutMs: 120_000,
+          what: `the engine's TCP API ${development ? 'open to' : 'closed to'} this host in ${development ? 'development' : 'production'} mode`,
+        });
+      }
+      assert.equal(await t.sh('cat /proc/sys/kernel/random/boot_id'), bootId, 'the switches took effect without a reboot');
     },
   },
   {
