@@ -67,6 +67,7 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
       extraDrives: withStick ? [{ path: stick, format: 'qcow2', bus: 'usb', readonly: false, serial: 'dutlab-installer' }, ...media] : media,
     });
     instance = started;
+    restartFailure = undefined;
     sshPort = started.sshPort;
     for (const [guest, host] of forwards) await forwardPort(started.qmp, host, guest, board.name);
     line = await openSerialLine(started.pty, 115200, board.name);
@@ -116,8 +117,9 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     name: board.name,
     deviceType: board.deviceType,
     power: {
+      // Power switches wait for a restart in flight, and bring the board back even if that restart failed.
       on: async () => {
-        await running();
+        await restarting;
         await launch();
       },
       off: async () => {
