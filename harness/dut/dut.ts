@@ -315,7 +315,16 @@ export class Dut {
     if (this.login !== 'console') return;
     await this.operate('serial', 'console login again', options.signal, async () => {
       this.transcript.info('console: logging in again, as the test asked (its getty was restarted)');
+      const before = this.bootId;
       await this.waitForShell(options.timeoutMs ?? 120_000, 'console login again');
+      // A getty restarted is not a boot: a new boot found here is a reset, not taken in silently.
+      if (before && this.bootId && this.bootId !== before) {
+        throw new DutError('reset', `logging in again found boot ${this.bootId}, not ${before}: the DUT rebooted while nobody asked it to`, {
+          dut: this.name,
+          step: 'console login again',
+          excerpt: this.requireConsole().recentText(),
+        });
+      }
     });
   }
 

@@ -18,10 +18,27 @@ function developmentMode(t: TestContext): Promise<string> {
   return t.sh(`jq -r '.developmentMode // false' /mnt/boot/config.json`);
 }
 
-/** Whether the engine's /version answers on the DUT's TCP 2375 as this host reaches it. */
-async function engineAnswers(t: TestContext, host: string, port: number): Promise<boolean> {
-  const response = await fetch(`http://${host}:${port}/version`, { signal: AbortSignal.any([t.signal, AbortSignal.timeout(15_000)]) }).catch(() => undefined);
-  return response !== undefined && /"ApiVersion"/.test(await response.text());
+/**
+ * GET /version of the engine on the DUT's TCP 2375 as this host reaches it:
+ * status and body, or undefined when nothing answered within `ms`. The bound
+ * is a timer held here: with Node 20's AbortSignal.any, an
+ * AbortSignal.timeout source can be collected and never fire (a wait here once
+ * outlived its 15 s bound until the test's own 600 s).
+ */
+async function engineVersion(t: TestContext, host: string, port: number, ms: number): Promise<{ status: number; body: string } | undefined> {
+  const bound = new AbortController();
+  const timer = setTimeout(() => bound.abort(), ms);
+  const stop = (): void => bound.abort();
+  t.signal.addEventListener('abort', stop, { once: true });
+  try {
+    const response = await fetch(`http://${host}:${port}/version`, { signal: bound.signal });
+    return { status: response.status, body: await response.text() };
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+    t.signal.removeEventListener('abort', stop);
+  }
 }
 
 export default defineTests(
@@ -44,7 +61,9 @@ export default defineTests(
       if ((await developmentMode(t)) !== 'true') t.skip('the image under test is a production image (config.json developmentMode is not true)');
       await waitForEngine(t);
       const { host, port } = await t.dut.reach(ENGINE_TCP_PORT);
-      const version = (await (await fetch(`http://${host}:${port}/version`, { signal: AbortSignal.any([t.signal, AbortSignal.timeout(30_000)]) })).json()) as { Version?: string; ApiVersion?: string };
+      const answer = await engineVersion(t, host, port, 30_000);
+      assert.ok(answer, `nothing answered this host on ${host}:${port} (the DUT's TCP 2375) within 30 s`);
+      const version = JSON.parse(answer.body) as { Version?: string; ApiVersion?: string };
       assert.match(version.Version ?? '', /^\d+\./, `the engine's /version from this host: ${JSON.stringify(version)}`);
       assert.match(version.ApiVersion ?? '', /^\d+\.\d+$/);
     },
@@ -57,11 +76,8 @@ export default defineTests(
       await waitForEngine(t);
       // The engine up, and yet no API from outside: balena's own check of this passes whatever the device does.
       const { host, port } = await t.dut.reach(ENGINE_TCP_PORT);
-      const answer = await fetch(`http://${host}:${port}/version`, { signal: AbortSignal.any([t.signal, AbortSignal.timeout(15_000)]) }).then(
-        async (response) => `HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`,
-        () => undefined,
-      );
-      assert.equal(answer, undefined, `TCP 2375 answered this host in production: ${answer}`);
+      const answer = await engineVersion(t, host, port, 15_000);
+      assert.equal(answer, undefined, `TCP 2375 answered this host in production: HTTP ${answer?.status}: ${answer?.body.slice(0, 200)}`);
       assert.notEqual((await t.exec('balena-engine -H tcp://127.0.0.1:2375 version')).exitCode, 0, 'nor the DUT itself');
     },
   },
@@ -77,7 +93,7 @@ export default defineTests(
       for (const development of [!original, original]) {
         await editConfigJson(t, `.developmentMode = ${development}`);
         await waitForEngine(t);
-        await t.waitUntil(async () => (await engineAnswers(t, host, port)) === development, {
+        await t.waitUntil(async () => /"ApiVersion"/.test((await engineVersion(t, host, port, 15_000))?.body ?? '') === development, {
           timeoutMs: 120_000,
           what: `the engine's TCP API ${development ? 'open to' : 'closed to'} this host in ${development ? 'development' : 'production'} mode`,
         });
