@@ -4,7 +4,7 @@
  * same way as a suite in another repository does, so this is the whole
  * contract; anything else in harness/ may change without notice.
  */
-export { defineSuite, defineTests } from './runner/types.ts';
-export type { Feature, HostHttp, HostPeer, Requirements, RunImages, SuiteDefinition, TestContext, TestDefinition, TestDut, WaitOptions } from './runner/types.ts';
+export { acrossReboot, defineSuite, defineTests } from './runner/types.ts';
+export type { Feature, HostHttp, HostPeer, PlainTest, RebootTest, Requirements, RunImages, SuiteDefinition, TestContext, TestDefinition, TestDut, WaitOptions } from './runner/types.ts';
 export type { ExecResult, RebootOptions } from './dut/dut.ts';
 export { CommandError, DutError, type DutErrorKind } from './errors.ts';

@@ -18,7 +18,8 @@ export type DutErrorKind =
   | 'process' // QEMU or a helper died
   | 'command' // a shell command on the DUT exited non-zero where success was required
   | 'interrupted' // the run was stopped by a signal
-  | 'broken'; // the lifecycle latched broken earlier; carries the first cause
+  | 'broken' // the lifecycle latched broken earlier; carries the first cause
+  | 'boot-lost'; // a test sharing a reboot could not be checked: the boot it was prepared for ended first
 
 export interface DutErrorOptions {
   dut?: string;

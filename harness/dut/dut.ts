@@ -201,6 +201,11 @@ export class Dut {
   }
 
   /** The first unrecoverable error, if the DUT latched broken. */
+  /** The boot id of the boot the harness is logged in to (/proc/sys/kernel/random/boot_id), once known. */
+  get currentBoot(): string | undefined {
+    return this.bootId;
+  }
+
   get cause(): DutError | undefined {
     return this.actor.getSnapshot().context.cause;
   }

@@ -45,7 +45,8 @@ export class Reporter {
   private tapText = '';
   private writer: TapWriter | undefined;
   private open: SuiteRecord | undefined;
-  private running: TestStart | undefined;
+  /** Announced by testStart, no result yet: one test, or the tests of a shared reboot. */
+  private running: TestStart[] = [];
   private exitCode: ExitCode | undefined;
   private result: RunSummary | undefined;
 
@@ -79,13 +80,13 @@ export class Reporter {
   testStart(test: TestStart): void {
     if (this.ended) return;
     this.suiteFor(test.suite, test.startedAt);
-    this.running = test;
+    this.running.push(test);
   }
 
   testResult(result: TestResult): void {
     if (this.ended) return;
     const suite = this.suiteFor(result.suite, result.startedAt);
-    if (this.running?.title === result.title) this.running = undefined;
+    this.running = this.running.filter((test) => test.title !== result.title);
     this.record(suite, result);
   }
 
@@ -163,12 +164,12 @@ export class Reporter {
     const results = unfinishedResults({
       suite: this.open.start,
       done: this.open.results,
-      ...(this.running ? { running: this.running } : {}),
+      running: this.running,
       reason,
       kind,
       now: this.now(),
     });
-    this.running = undefined;
+    this.running = [];
     for (const result of results) this.record(this.open, result);
   }
 
@@ -183,7 +184,7 @@ export class Reporter {
     this.open.durationMs = durationMs;
     this.writer?.suiteEnd(this.open.start.suite, durationMs);
     this.open = undefined;
-    this.running = undefined;
+    this.running = [];
   }
 
   private emit(chunk: string): void {

@@ -1,5 +1,5 @@
 /**
- * Stand-ins for the tests of a suite that never reported a result: the one
+ * Stand-ins for the tests of a suite that never reported a result: the ones
  * running when the run stopped ("not finished: …") and those never started
  * ("not run: …"). They are errors, so a cut-short run never looks green and
  * the counts still add up to what the suite announced.
@@ -10,8 +10,8 @@ export interface Unfinished {
   suite: SuiteStart;
   /** Results the suite did report. */
   done: readonly TestResult[];
-  /** The test that was announced by testStart and has no result yet. */
-  running?: TestStart;
+  /** The tests that were announced by testStart and have no result yet. */
+  running: readonly TestStart[];
   /** Why, e.g. "run interrupted by SIGINT". */
   reason: string;
   /** cause in the diagnostics, e.g. "interrupted". */
@@ -30,10 +30,10 @@ export function unfinishedResults({ suite, done, running, reason, kind, now }: U
     message,
     diagnostics: { cause: kind },
   });
-  if (running) results.push(make(running.title, `not finished: ${reason}`, running.startedAt));
+  for (const test of running) results.push(make(test.title, `not finished: ${reason}`, test.startedAt));
 
-  const reported = new Set([...done.map((r) => r.title), ...(running ? [running.title] : [])]);
-  const left = Math.max(0, suite.testCount - done.length - (running ? 1 : 0));
+  const reported = new Set([...done.map((r) => r.title), ...running.map((test) => test.title)]);
+  const left = Math.max(0, suite.testCount - done.length - running.length);
   const titles = (suite.tests ?? []).filter((title) => !reported.has(title)).slice(0, left);
   for (let i = 0; i < left; i++) {
     const position = suite.testCount - left + i + 1;

@@ -32,6 +32,7 @@ export const VERDICT_TABLE = {
   config: { verdict: 'error', when: 'bad input: a board file, a flag, an image' },
   interrupted: { verdict: 'error', when: 'the run was stopped by SIGINT/SIGTERM' },
   broken: { verdict: 'error', when: 'the DUT was latched broken by an earlier test and could not be recovered' },
+  'boot-lost': { verdict: 'error', when: 'a test sharing a reboot was not checked: the boot it was prepared for ended first (another test\'s fault and its recovery)' },
   'test-bug': { verdict: 'error', when: 'the test code threw something that is not a verdict (a TypeError, ...)' },
 } as const satisfies Record<string, { verdict: 'fail' | 'error'; when: string }>;
 
@@ -53,6 +54,7 @@ const CAUSE_OF_KIND: Record<DutErrorKind, Cause> = {
   config: 'config',
   interrupted: 'interrupted',
   broken: 'broken',
+  'boot-lost': 'boot-lost',
 };
 
 export interface Verdict {

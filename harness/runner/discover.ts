@@ -38,6 +38,10 @@ export async function loadSuite(nameOrPath: string, dir = SUITES_DIR): Promise<L
   for (const file of files.filter((f) => /^\d+-.*\.ts$/.test(f) && !f.endsWith('.test.ts')).sort()) {
     const module = (await import(pathToFileURL(path.join(folder, file)).href)) as { default?: TestDefinition[] };
     if (!Array.isArray(module.default)) throw new ConfigError(path.join(folder, file), 'a test module must export default defineTests(...)');
+    for (const test of module.default) {
+      const shape = shapeError(test);
+      if (shape) throw new ConfigError(path.join(folder, file), `test "${test.title}": ${shape}`);
+    }
     tests.push(...module.default);
   }
   const titles = new Set<string>();
@@ -46,6 +50,16 @@ export async function loadSuite(nameOrPath: string, dir = SUITES_DIR): Promise<L
     titles.add(test.title);
   }
   return { name, definition, tests };
+}
+
+/** What is wrong with a test's definition, checked before anything boots. */
+function shapeError(test: TestDefinition): string | undefined {
+  const fields = test as Partial<Record<'run' | 'beforeReboot' | 'afterReboot', unknown>>;
+  const fn = (name: keyof typeof fields) => typeof fields[name] === 'function';
+  if (fn('run') && (fn('beforeReboot') || fn('afterReboot'))) return 'has run() and a reboot part: a test is either run() or beforeReboot() + afterReboot()';
+  if (fn('beforeReboot') !== fn('afterReboot')) return `has ${fn('beforeReboot') ? 'beforeReboot() without afterReboot()' : 'afterReboot() without beforeReboot()'}`;
+  if (!fn('run') && !fn('beforeReboot')) return 'has neither run() nor beforeReboot() + afterReboot()';
+  return undefined;
 }
 
 /** Folders with a suite.ts (suites/lib holds shared helpers, not a suite). */

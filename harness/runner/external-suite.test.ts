@@ -59,3 +59,18 @@ test('a suite of one\'s own type-checks against the installed package, and a mis
   t.not(wrong.exitCode, 0);
   t.regex(wrong.stdout, /20-wrong\.ts\(2,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
 });
+
+test('a test that is neither run() nor beforeReboot() + afterReboot() is refused at load, naming its file and title', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['{ title: "both", async run() {}, async beforeReboot() {}, async afterReboot() {} }', /20-odd\.ts: test "both": has run\(\) and a reboot part/],
+    ['{ title: "half", async beforeReboot() {} }', /20-odd\.ts: test "half": has beforeReboot\(\) without afterReboot\(\)/],
+    ['{ title: "empty" }', /20-odd\.ts: test "empty": has neither run\(\) nor beforeReboot\(\) \+ afterReboot\(\)/],
+  ];
+  for (const [definition, message] of cases) {
+    // A fresh folder each time: a module once imported is not imported again.
+    const folder = await writeReadmeSuite();
+    t.teardown(() => rm(path.dirname(folder), { recursive: true, force: true }));
+    await writeFile(path.join(folder, '20-odd.ts'), `export default [${definition}];\n`);
+    await t.throwsAsync(loadSuite(folder), { message }, definition);
+  }
+});

@@ -16,19 +16,23 @@ import { Reporter } from '../report/index.ts';
 import { tempDirs } from '../report/testing/fixtures.ts';
 import type { LoadedSuite } from './discover.ts';
 import { runSuites } from './run.ts';
-import type { Feature, TestDefinition } from './types.ts';
+import { acrossReboot, type Feature, type RebootTest, type TestDefinition } from './types.ts';
 
 interface FakeDut {
   state: string;
   cause: DutError | undefined;
   boots: number;
   commands: string[];
+  /** Reboots asked for; each that succeeds starts boot `boot-<n>`. */
+  reboots: number;
+  /** What the next reboot throws, if anything. */
+  rebootFails?: Error;
 }
 
 type Outcome = { stdout?: string; exitCode?: number } | Error | Promise<{ stdout?: string; exitCode?: number }>;
 
 function fakeDut(script: (command: string) => Outcome = () => ({})) {
-  const record: FakeDut = { state: 'idle', cause: undefined, boots: 0, commands: [] };
+  const record: FakeDut = { state: 'idle', cause: undefined, boots: 0, commands: [], reboots: 0 };
   const faults: Fault[] = [];
   const listeners = new Set<(fault: Fault) => void>();
   const dut = {
@@ -64,6 +68,14 @@ function fakeDut(script: (command: string) => Outcome = () => ({})) {
     async recover() {
       record.cause = undefined;
       record.state = 'ready';
+    },
+    get currentBoot() {
+      return `boot-${record.reboots}`;
+    },
+    async reboot() {
+      record.commands.push('reboot');
+      if (record.rebootFails) throw record.rebootFails;
+      record.reboots++;
     },
     async exec(command: string, options: { signal?: AbortSignal } = {}) {
       if (record.state === 'broken') throw new DutError('broken', `broken since: ${record.cause?.reason}`, { dut: 'fake' });
@@ -353,4 +365,93 @@ test('t.exec returns a non-zero exit instead of failing; waitUntil takes a comma
   t.regex(commandWait.excerpt, /still not/);
   t.like(functionWait, { status: 'fail', cause: 'not-ready' });
   t.regex(functionWait.message, /the condition not true within 0\.05 s \(last value false\)/);
+});
+
+/** A reboot-sharing test that records its parts as commands and checks that what it prepared reached its check. */
+function sharing(title: string, extra: Partial<RebootTest<string>> = {}): TestDefinition {
+  return acrossReboot<string>({
+    title,
+    beforeReboot: async (c) => {
+      c.teardown(() => c.dut.exec(`undo ${title}`));
+      await c.sh(`prepare ${title}`);
+      return `${title} prepared`;
+    },
+    afterReboot: async (c, prepared) => {
+      assert.equal(prepared, `${title} prepared`);
+      await c.sh(`check ${title}`);
+    },
+    ...extra,
+  });
+}
+
+test('tests that share a reboot: plain tests first, then every before part, one reboot, then each after part with what its own before part returned; each is its own case', async (t) => {
+  const { dut, record } = fakeDut();
+  const { results, summary, reportsDir } = await run([suite('a', [sharing('hostname'), pass('plain'), sharing('volume')])], dut);
+  t.deepEqual(results, ['plain:pass', 'hostname:pass', 'volume:pass']);
+  t.deepEqual(record.commands, ['prepare hostname', 'prepare volume', 'reboot', 'check hostname', 'undo hostname', 'check volume', 'undo volume']);
+  t.is(record.reboots, 1);
+  const hostname = summary.suites[0].tests[1];
+  t.true(hostname.artifacts.some((file: string) => file.endsWith('hostname/serial.log')));
+  t.truthy(await readFile(path.join(reportsDir, 'artifacts/a/volume/serial.log'), 'utf8').then(() => 'written'));
+});
+
+test('a before part that fails ends its test there, teardown included; the others still share one reboot', async (t) => {
+  const { dut, record } = fakeDut((command) => (command === 'prepare broken' ? { exitCode: 3 } : {}));
+  const { results } = await run([suite('a', [sharing('broken'), sharing('fine')])], dut);
+  t.deepEqual(results, ['broken:fail', 'fine:pass']);
+  t.deepEqual(
+    record.commands.filter((c) => !/^(journalctl|dmesg|balena-engine)/.test(c)),
+    ['prepare broken', 'undo broken', 'prepare fine', 'reboot', 'check fine', 'undo fine'],
+  );
+});
+
+test('a reboot that fails is the verdict of every prepared test, said to be shared, and every teardown runs', async (t) => {
+  const { dut, record } = fakeDut();
+  record.rebootFails = new DutError('reboot-hung', 'no kernel within 120 s of the reboot', { dut: 'fake', step: 'reboot' });
+  const { results, summary } = await run([suite('a', [sharing('one'), sharing('two')])], dut);
+  t.deepEqual(results, ['one:fail', 'two:fail']);
+  for (const failedTest of summary.suites[0].tests) {
+    t.is(failedTest.cause, 'reboot-hung');
+    t.regex(failedTest.message, /^the reboot shared by 2 tests: .*no kernel within 120 s/);
+  }
+  t.false(record.commands.some((c) => c.startsWith('check')));
+  t.true(record.commands.includes('undo one') && record.commands.includes('undo two'));
+});
+
+test('a fault in one after part is that test\'s; the tests checked after it are errors (boot-lost), not failures, and their teardowns run', async (t) => {
+  const { dut, fake, record } = fakeDut((command) => {
+    if (command === 'check first') fake.fault(new DutError('panic', 'Kernel panic - not syncing: test', { dut: 'fake' }));
+    return {};
+  });
+  const { results, summary } = await run([suite('a', [sharing('first'), sharing('second')])], dut);
+  t.deepEqual(results, ['first:fail', 'second:error']);
+  const [first, second] = summary.suites[0].tests;
+  t.is(first.cause, 'panic');
+  t.is(second.cause, 'boot-lost');
+  t.regex(second.message, /not checked: the boot this test was prepared for is gone: it ended with a fault \(panic/);
+  t.false(record.commands.includes('check second'));
+  t.true(record.commands.includes('undo second'));
+});
+
+test('a test that must reboot alone gets a reboot of its own, after the shared one', async (t) => {
+  const { dut, record } = fakeDut();
+  const { results } = await run([suite('a', [sharing('wipes', { rebootsAlone: 'it wipes the data partition' }), sharing('keeps'), sharing('keeps too')])], dut);
+  t.deepEqual(results, ['keeps:pass', 'keeps too:pass', 'wipes:pass']);
+  t.deepEqual(
+    record.commands.filter((c) => /^(prepare|reboot)/.test(c)),
+    ['prepare keeps', 'prepare keeps too', 'reboot', 'prepare wipes', 'reboot'],
+  );
+});
+
+test('an interrupt during a shared reboot reports every prepared test as not finished', async (t) => {
+  const { dut, record } = fakeDut();
+  const controller = new AbortController();
+  record.rebootFails = undefined;
+  (dut as unknown as { reboot(): Promise<void> }).reboot = () => {
+    controller.abort(new DutError('interrupted', 'run interrupted by SIGINT'));
+    return new Promise(() => undefined);
+  };
+  const { results, summary } = await run([suite('a', [sharing('one'), sharing('two')]), suite('b', [pass('other')])], dut, { signal: controller.signal });
+  t.deepEqual(results, ['one:error', 'two:error']);
+  for (const unfinished of summary.suites[0].tests) t.regex(unfinished.message, /^not finished: run interrupted by SIGINT/);
 });

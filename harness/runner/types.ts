@@ -125,19 +125,47 @@ export interface TestContext {
   log(message: string): void;
 }
 
-export interface TestDefinition {
+interface TestBase {
   title: string;
   requires?: Requirements;
-  /** Default 10 minutes. */
+  /** Default 10 minutes; for a test that shares a reboot, the bound of each of its two parts. */
   timeoutMs?: number;
+}
+
+export interface PlainTest extends TestBase {
   run(t: TestContext): Promise<void>;
+}
+
+/**
+ * A test of the form "set something up, reboot, check it survived". The
+ * runner runs the `beforeReboot` part of every such test of a suite, reboots
+ * the DUT once, then runs each `afterReboot` part with what its own
+ * `beforeReboot` returned. Each is still its own test case, with its own
+ * verdict, transcript and artifacts; these tests run after the suite's plain
+ * ones. A fault is charged to the part that was running, and a reboot that
+ * fails is every prepared test's verdict (each one's reboot failed).
+ */
+export interface RebootTest<Prepared = unknown> extends TestBase {
+  beforeReboot(t: TestContext): Promise<Prepared>;
+  afterReboot(t: TestContext, prepared: Prepared): Promise<void>;
+  /**
+   * Why this test must not share its reboot (it wipes what the others'
+   * preparations live on): it then reboots in a batch of its own.
+   */
+  rebootsAlone?: string;
+}
+
+export type TestDefinition = PlainTest | RebootTest;
+
+export function isRebootTest(test: TestDefinition): test is RebootTest {
+  return 'beforeReboot' in test;
 }
 
 export interface SuiteDefinition {
   title: string;
   requires?: Requirements;
   setup?(t: TestContext): Promise<void>;
-  /** Runs before every test, with that test's context; a failure here is that test's error. */
+  /** Runs before every test (before the first part of one that shares a reboot), with that test's context; a failure here is that test's verdict. */
   beforeEach?(t: TestContext): Promise<void>;
   teardown?(t: TestContext): Promise<void>;
 }
@@ -148,4 +176,12 @@ export function defineSuite(suite: SuiteDefinition): SuiteDefinition {
 
 export function defineTests(...tests: TestDefinition[]): TestDefinition[] {
   return tests;
+}
+
+/**
+ * A RebootTest whose `afterReboot` is typed by what its `beforeReboot`
+ * returns; inside `defineTests(...)` a bare object literal would leave it unknown.
+ */
+export function acrossReboot<Prepared>(test: RebootTest<Prepared>): TestDefinition {
+  return test as RebootTest;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { defineTests } from 'dutlab';
+import { acrossReboot, defineTests } from 'dutlab';
 import { byState, editConfigJson, escapeRegExp, mountAt, osRelease } from 'dutlab/balena';
 
 // procps-ng: " 17:05:42 up 3 days,  4:05,  1 user,  load average: 0.52, 0.58, 0.59",
@@ -76,21 +76,22 @@ export default defineTests(
       assert.ok(drift <= READ_SLACK_S, `uptime's clock ${fields['clock']} is date's ${clock}`);
     },
   },
-  {
+  acrossReboot({
     title: 'a hostname set in config.json applies without a reboot, stays after one, and changes back live',
-    timeoutMs: 8 * 60_000,
-    async run(t) {
+    async beforeReboot(t) {
       const original = await t.sh('hostname');
       const wanted = `dutlab-${Date.now().toString(36)}`;
       await editConfigJson(t, `.hostname = "${wanted}"`);
       await t.waitUntil(`test "$(hostname)" = ${wanted}`, { timeoutMs: 60_000, what: `the hostname ${wanted} applied live` });
       assert.equal(await t.sh('cat /etc/hostname'), wanted, '/etc/hostname holds it too');
-      await t.dut.reboot();
+      return { original, wanted };
+    },
+    async afterReboot(t, { original, wanted }) {
       assert.equal(await t.sh('hostname'), wanted, 'the hostname survives a reboot');
       await editConfigJson(t, `.hostname = "${original}"`);
       await t.waitUntil(`test "$(hostname)" = ${original}`, { timeoutMs: 60_000, what: `the hostname back to ${original}, live` });
     },
-  },
+  }),
   {
     title: 'the kernel reports no under-voltage and no malformed regulatory.db in this boot',
     async run(t) {

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { defineTests } from 'dutlab';
+import { acrossReboot, defineTests, type TestContext } from 'dutlab';
 import { byState, escapeRegExp, fillVolume, loadBusybox, mountAt, scratchContainer, scratchVolume, volumeMd5, waitForEngine } from 'dutlab/balena';
-
-const REBOOT_TEST_MS = 8 * 60_000;
 
 /**
  * The line e2fsck ends a full check of a filesystem with, named by its
@@ -15,36 +13,36 @@ function fullCheckTotals(label: string): RegExp {
 }
 
 export default defineTests(
-  {
+  acrossReboot({
     title: 'a container with --restart always is running again after a reboot',
-    timeoutMs: REBOOT_TEST_MS,
-    async run(t) {
+    async beforeReboot(t) {
       await loadBusybox(t);
       const name = await scratchContainer(t, 'dutlab-restart');
       await t.sh(`balena-engine run -d --restart always --name ${name} dutlab/busybox sleep 2147483647 >/dev/null`);
-      const startedBefore = await t.sh(`balena-engine inspect -f '{{.State.StartedAt}}' ${name}`);
-      await t.dut.reboot();
+      return { name, startedBefore: await t.sh(`balena-engine inspect -f '{{.State.StartedAt}}' ${name}`) };
+    },
+    async afterReboot(t, { name, startedBefore }) {
       await waitForEngine(t);
       await t.waitUntil(`test "$(balena-engine inspect -f '{{.State.Running}}' ${name})" = true`, { timeoutMs: 120_000, what: 'the container running' });
       assert.notEqual(await t.sh(`balena-engine inspect -f '{{.State.StartedAt}}' ${name}`), startedBefore, 'it was started again');
     },
-  },
-  {
+  }),
+  acrossReboot({
     title: 'a named volume keeps its data (same md5) across a reboot',
-    timeoutMs: REBOOT_TEST_MS,
-    async run(t) {
+    async beforeReboot(t) {
       const volume = await scratchVolume(t, 'dutlab-persist');
       const md5 = await fillVolume(t, volume);
       assert.match(md5, /^[0-9a-f]{32}$/);
-      await t.dut.reboot();
+      return { volume, md5 };
+    },
+    async afterReboot(t, { volume, md5 }) {
       await waitForEngine(t);
       assert.equal(await volumeMd5(t, volume), md5);
     },
-  },
-  {
+  }),
+  acrossReboot({
     title: 'the persistent journal is on the state partition and shows one more boot after a reboot',
-    timeoutMs: REBOOT_TEST_MS,
-    async run(t) {
+    async beforeReboot(t) {
       const state = await byState(t, 'state');
       const journal = await mountAt(t, '/var/log/journal');
       assert.ok(journal, '/var/log/journal is a mount point');
@@ -54,18 +52,16 @@ export default defineTests(
       const stored = await t.exec('test -s "/var/log/journal/$(cat /etc/machine-id)/system.journal"');
       assert.equal(stored.exitCode, 0, 'journald writes this machine’s journal there (Storage=persistent)');
 
-      const boots = async () => Number(await t.sh('journalctl --list-boots --no-pager | grep -c .'));
-      const before = await boots();
-      const bootId = await t.sh('cat /proc/sys/kernel/random/boot_id');
-      await t.dut.reboot();
-      assert.notEqual(await t.sh('cat /proc/sys/kernel/random/boot_id'), bootId);
-      assert.equal(await boots(), before + 1);
+      return { boots: await journalBoots(t), bootId: await t.sh('cat /proc/sys/kernel/random/boot_id') };
     },
-  },
-  {
+    async afterReboot(t, before) {
+      assert.notEqual(await t.sh('cat /proc/sys/kernel/random/boot_id'), before.bootId);
+      assert.equal(await journalBoots(t), before.boots + 1);
+    },
+  }),
+  acrossReboot({
     title: 'fsck checks every ext4 partition marked with errors at the next boot and leaves each clean',
-    timeoutMs: REBOOT_TEST_MS,
-    async run(t) {
+    async beforeReboot(t) {
       // As balena's test: each superblock marked as holding errors
       // (force_fsck). The kernel may clear that mark when it unmounts a
       // read-write filesystem cleanly, so a mount count past the maximum
@@ -77,8 +73,9 @@ export default defineTests(
       for (const part of parts) {
         assert.match(await t.sh(`dumpe2fs -h ${part.device} 2>/dev/null | sed -n 's/^Filesystem state: *//p'`), /with errors$/, `${part.label} is marked with errors`);
       }
-      const forcedAt = Number(await t.sh('date +%s'));
-      await t.dut.reboot();
+      return Number(await t.sh('date +%s'));
+    },
+    async afterReboot(t, forcedAt) {
       const [active, inactive, state, data] = [await byState(t, 'active'), await byState(t, 'inactive'), await byState(t, 'state'), await byState(t, 'data')];
       // Every verdict is gathered before the test fails: one report names every partition that is not clean.
       const problems: string[] = [];
@@ -132,17 +129,18 @@ export default defineTests(
       }
       assert.ok(problems.length === 0, problems.join('\n'));
     },
-  },
-  {
+  }),
+  acrossReboot({
     title: 'removing remove_me_to_reset wipes engine data and persistent state at the next boot, the flags come back and the engine is healthy',
-    timeoutMs: REBOOT_TEST_MS,
-    async run(t) {
+    rebootsAlone: 'it wipes the engine data and the state partition, where the other tests keep what their reboot must not lose',
+    async beforeReboot(t) {
       await t.sh('test -e /mnt/data/remove_me_to_reset && test -e /mnt/state/remove_me_to_reset');
       await waitForEngine(t);
       await t.sh('balena-engine volume create dutlab-reset-probe >/dev/null && mkdir -p /mnt/state/root-overlay/dutlab-probe');
       t.teardown(() => t.exec('balena-engine volume rm -f dutlab-reset-probe; rm -rf /mnt/state/root-overlay/dutlab-probe'));
       await t.sh('rm /mnt/data/remove_me_to_reset /mnt/state/remove_me_to_reset && sync');
-      await t.dut.reboot();
+    },
+    async afterReboot(t) {
       await t.sh('test -e /mnt/data/remove_me_to_reset && test -e /mnt/state/remove_me_to_reset');
       await waitForEngine(t);
       assert.equal(await t.sh('balena-engine volume ls -q'), '', 'no volume survives a data reset');
@@ -151,5 +149,10 @@ export default defineTests(
       assert.equal((await t.exec('test -d /mnt/state/root-overlay/var/lib/systemd')).exitCode, 0, 'bind-state seeded root-overlay again');
       await t.sh('/usr/lib/balena/balena-healthcheck', { timeoutMs: 120_000 });
     },
-  },
+  }),
 );
+
+/** Boots the persistent journal lists. */
+async function journalBoots(t: TestContext): Promise<number> {
+  return Number(await t.sh('journalctl --list-boots --no-pager | grep -c .'));
+}

@@ -1,0 +1,91 @@
+import { DutError } from '../errors.ts';
+import { untilAborted } from '../proc/abort.ts';
+import type { TestResult } from '../report/index.ts';
+import { TestSkipped } from './context.ts';
+import type { LoadedSuite } from './discover.ts';
+import { judged, TestRun, type TestEnv } from './test-run.ts';
+import type { RebootTest } from './types.ts';
+
+/** How the suite's loop lets a batch report and stop. */
+export interface BatchGate {
+  /** A result in place of running the test (a skip, a failed suite setup), or undefined to run it. */
+  blocked(test: RebootTest): TestResult | undefined;
+  /** Set once the run must not start more tests (--bail). */
+  stopReason(): string | undefined;
+  report(result: TestResult): void;
+}
+
+/**
+ * The reboot-sharing tests of a suite in batches, each batch to be run with
+ * one reboot: all of them together, except each test that must reboot alone.
+ */
+export function rebootBatches(tests: RebootTest[]): RebootTest[][] {
+  const together = tests.filter((test) => !test.rebootsAlone);
+  return [...(together.length > 0 ? [together] : []), ...tests.filter((test) => test.rebootsAlone).map((test) => [test])];
+}
+
+/**
+ * Runs every test's `beforeReboot`, reboots the DUT once, then each test's
+ * `afterReboot` in order. A test whose first part did not pass ends there.
+ * A failed reboot is every prepared test's verdict. A fault in one test's
+ * second part is that test's; the tests after it are not checked, as an
+ * error, since the boot they were prepared for is gone (the DUT was
+ * recovered), but their teardowns still run.
+ */
+export async function runRebootBatch(env: TestEnv, suite: LoadedSuite, tests: RebootTest[], gate: BatchGate): Promise<void> {
+  const { dut } = env;
+  const prepared: { run: TestRun; test: RebootTest; value: unknown }[] = [];
+  for (const test of tests) {
+    const blocked = gate.blocked(test);
+    if (blocked) {
+      gate.report(blocked);
+      continue;
+    }
+    const run = await TestRun.start(env, suite, test);
+    let value: unknown;
+    const outcome = await run.part(async (t) => {
+      await suite.definition.beforeEach?.(t);
+      value = await test.beforeReboot(t);
+    }, 'before the reboot');
+    if (env.signal?.aborted) return;
+    if (outcome === undefined) prepared.push({ run, test, value });
+    else gate.report(await run.finish(outcome));
+  }
+  if (prepared.length === 0) return;
+
+  let rebootError: unknown;
+  const stopped = gate.stopReason();
+  const rebootStarted = Date.now();
+  if (!stopped) {
+    await dut.settled();
+    env.log(`suite ${suite.name}: one reboot for ${prepared.length} tests (${prepared.map((p) => `"${p.test.title}"`).join(', ')})`);
+    rebootError = await untilAborted(dut.reboot(), env.signal).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    rebootError = await judged(dut, rebootStarted, rebootError);
+    if (env.signal?.aborted) return;
+  }
+  const rebootEnded = Date.now();
+  const boot = dut.currentBoot;
+
+  for (const { run, test, value } of prepared) {
+    if (!stopped) run.shared(rebootStarted, rebootEnded);
+    const stop = gate.stopReason();
+    let outcome: unknown;
+    if (stop) outcome = new TestSkipped(stop);
+    else if (rebootError !== undefined) outcome = rebootError;
+    else outcome = bootLost(env, boot, rebootEnded) ?? (await run.part((t) => test.afterReboot(t, value), 'after the reboot'));
+    if (env.signal?.aborted) return;
+    const shared = prepared.length > 1 ? `the reboot shared by ${prepared.length} tests: ` : 'the reboot: ';
+    gate.report(await run.finish(outcome, outcome === rebootError ? shared : ''));
+  }
+}
+
+/** Why the DUT is no longer in the boot the batch rebooted into, if it is not. */
+function bootLost({ dut }: TestEnv, boot: string | undefined, since: number): DutError | undefined {
+  const fault = dut.faultSince(since);
+  if (!fault && dut.currentBoot === boot) return undefined;
+  const why = fault ? `it ended with a fault (${fault.error.kind}: ${fault.error.reason}) in an earlier test's check` : `an earlier test's check left it (boot ${dut.currentBoot ?? 'unknown'} now)`;
+  return new DutError('boot-lost', `not checked: the boot this test was prepared for is gone: ${why}`, { dut: dut.name, step: 'after the reboot' });
+}
