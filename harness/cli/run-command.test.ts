@@ -22,18 +22,20 @@ import { writeReadmeSuite } from '../runner/testing/readme-suite.ts';
 const dutlab = path.resolve('bin/dutlab.js');
 
 /**
- * The CI subset: one test of each os area that needs no reboot (identity,
- * engine, the engine's port reached from this host through the rig's
- * forward, network and time through this host's servers, sshd, config.json
- * applied live, zram, udev). Reboots, resets and panics are judged in
- * harness/faults/. The hup suite is not in it: its cheapest test takes
- * 4.5 min here (a 553 MiB hostapp staged and loaded under TCG, a reboot, the
- * commit), which the CI's 25 min cannot hold; the full suites run with
- * `dutlab run` (the main job). `--next-hostapp` is still given: a foreign
- * hostapp is inspected and its version read before any slow work.
+ * The CI subset: one test of each os area (identity, engine, the engine's
+ * port reached from this host through the rig's forward, network and time
+ * through this host's servers, sshd, config.json applied live, zram, udev),
+ * and of the tests that check what a reboot keeps: the hostname, the journal
+ * and fsck of every partition share one reboot, and the factory reset has
+ * one of its own. Resets and panics are judged in harness/faults/. The hup
+ * suite is not in it: its cheapest test takes 4.5 min here (a 553 MiB
+ * hostapp staged and loaded under TCG, a reboot, the commit), which the
+ * CI's 25 min cannot hold; the full suites run with `dutlab run` (the main
+ * job). `--next-hostapp` is still given: a foreign hostapp is inspected and
+ * its version read before any slow work.
  */
 export const CI_SUBSET =
-  '^os/(os-release|partitions|uptime|zram|udev leaves|overlayfs|the kernel reports|the engine health check|in development mode the engine|the host OS and a container|chronyd runs|a burst of connections|config\\.json.s os\\.udevRules)';
+  '^os/(os-release|partitions|uptime|zram|udev leaves|overlayfs|the kernel reports|the engine health check|in development mode the engine|the host OS and a container|chronyd runs|a burst of connections|config\\.json.s os\\.udevRules|a hostname set|the persistent journal|fsck checks|removing remove_me_to_reset)';
 
 /** The README's suite of one's own, loaded from a folder outside the project. */
 const OWN_SUITE = '^my-product/';
@@ -88,13 +90,15 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
   const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8'));
   t.is(summary.counts.failed, 0);
   t.is(summary.counts.errors, 0);
-  t.is(summary.counts.passed, 15);
+  t.is(summary.counts.passed, 19);
   t.is(summary.imageVersion, '1.0.0', 'read from the image itself');
   t.regex(summary.accel, /^(kvm|tcg)$/);
   t.like(summary.boardDescription, { kind: 'virtual', drivers: { console: 'serial', power: 'lcus', storage: 'usbsdmux', network: 'static' } });
   t.deepEqual(summary.features, ['hard-reset', 'host-network', 'hup', 'serial', 'ssh']);
   const states = summary.timeline.map((e: { state: string }) => e.state);
   t.deepEqual(states.slice(0, 7), ['idle', 'preparing', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'ready']);
+  // The hostname, journal and fsck tests share one reboot; the factory reset has its own.
+  t.is(states.filter((state: string) => state === 'rebooting').length, 2, states.join(' '));
   for (const file of ['results.tap', 'junit.xml', 'summary.json', 'serial.log']) t.true(existsSync(path.join(dir, file)), file);
   t.regex(await readFile(path.join(dir, 'serial.log'), 'utf8'), /balenaOS \d/);
   const [dutDir] = await readdir(path.join(dir, 'dut'));
