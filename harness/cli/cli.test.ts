@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildImages } from '../../images/build.ts';
+import { tempDir } from '../testing/temp-dir.ts';
 
 const dutlab = path.resolve('bin/dutlab.js');
 
@@ -109,15 +110,27 @@ test.serial('bad input to dutlab run is refused before any work, naming the file
   await rm(dir, { recursive: true, force: true });
 });
 
-test.serial('dutlab exec boots the image, runs the command and exits with its exit code', async (t) => {
+test.serial('dutlab exec boots the image, runs the command and exits with its exit code; the next exec resumes the golden snapshot the first saved', async (t) => {
   const image = (await buildImages()).versions[0]?.image.path ?? '';
-  const result = await execa('node', [dutlab, 'exec', '--image', image, '--transport', 'serial', '--', 'cat /etc/issue; exit 3'], {
-    reject: false,
-    timeout: 10 * 60_000,
-  });
-  t.is(result.exitCode, 3, result.stderr);
-  t.regex(result.stdout, /^balenaOS \d/);
-  t.regex(result.stderr, /\]\s+ready/);
+  const golden = await tempDir(t, 'golden');
+  const exec = () =>
+    execa('node', [dutlab, 'exec', '--image', image, '--transport', 'serial', '--', 'cat /etc/issue; exit 3'], {
+      env: { DUTLAB_GOLDEN_DIR: golden },
+      reject: false,
+      timeout: 10 * 60_000,
+    });
+  const first = await exec();
+  t.is(first.exitCode, 3, first.stderr);
+  t.regex(first.stdout, /^balenaOS \d/);
+  t.regex(first.stderr, /\]\s+booting\n.*\]\s+saving-golden\n.*\]\s+ready/);
+  const second = await exec();
+  t.is(second.exitCode, 3, second.stderr);
+  t.regex(second.stdout, /^balenaOS \d/);
+  t.regex(second.stderr, /\]\s+writing-medium\n.*\]\s+restoring\n.*\]\s+ready/);
+  t.notRegex(second.stderr, /booting/);
+  const listed = JSON.parse((await execa('node', [dutlab, 'cache', 'ls', '--json', '--dir', golden])).stdout) as { board: string; runKey?: unknown }[];
+  t.deepEqual(listed.map((e) => e.board), ['qemu-x86_64']);
+  t.false('runKey' in (listed[0] ?? {}), 'a listing shows no private key');
 });
 
 test.serial('a harness killed with SIGKILL while its DUT boots leaves no QEMU behind', async (t) => {

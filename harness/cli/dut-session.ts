@@ -1,5 +1,6 @@
 import { loadBoard, type Accel } from '../boards/index.ts';
 import { createDut } from '../dut/create.ts';
+import { GoldenCache } from '../dut/golden-cache.ts';
 import { inspectOsImage } from '../../images/inspect/os-image.ts';
 import type { Dut, FlashProgress, LoginVia } from '../dut/dut.ts';
 import type { TimelineEntry } from '../dut/timeline.ts';
@@ -18,6 +19,11 @@ export const dutFlags = {
   'boot-timeout': { type: 'string', default: '360', value: 'S', help: 'seconds from power-on to a login' },
   accel: { type: 'string', value: 'auto|kvm|tcg', help: "overrides the board's qemu.accel (auto probes KVM once per host and falls back to TCG)" },
   wait: { type: 'string', value: 'S', help: 'wait up to S seconds for a leased farm board instead of refusing it' },
+  cold: {
+    type: 'boolean',
+    default: false,
+    help: 'boot the image: neither resume from a golden snapshot (QEMU boards) nor save one',
+  },
   login: {
     type: 'string',
     default: 'auto',
@@ -73,7 +79,7 @@ export function bootTimeoutMs(seconds: string): number {
  * `shutdown`: the command stops waiting and its `finally` closes the session.
  */
 export async function openDut(
-  values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string; accel?: string | undefined; wait?: string | undefined; login: string },
+  values: { board: string; image?: string | undefined; json: boolean; 'boot-timeout': string; accel?: string | undefined; wait?: string | undefined; login: string; cold: boolean },
   shutdown: AbortSignal,
 ): Promise<DutSession> {
   const bootTimeout = bootTimeoutMs(values['boot-timeout']);
@@ -93,6 +99,7 @@ export async function openDut(
       login,
       ...(given?.installer ? { installer: true, onFlashProgress: flashProgressPrinter() } : {}),
       ...(accel ? { accel } : {}),
+      ...(values.cold ? {} : { golden: new GoldenCache() }),
     });
   } catch (error) {
     await taken.release(dut);

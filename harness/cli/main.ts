@@ -1,5 +1,6 @@
 import { boardsCommand } from './boards-command.ts';
 import { bootCommand } from './boot-command.ts';
+import { cacheCommand } from './cache-command.ts';
 import { closest, type Command } from './command.ts';
 import { execCommand } from './exec-command.ts';
 import { imageCommand } from './image-command.ts';
@@ -10,7 +11,7 @@ import { handleSignals } from './signals.ts';
  * dutlab's entry point: dispatches to one module per command. Exit codes:
  * 0 success, 1 test failures, 2 infrastructure errors or bad input.
  */
-const commands: readonly Command[] = [runCommand, bootCommand, execCommand, imageCommand, boardsCommand];
+const commands: readonly Command[] = [runCommand, bootCommand, execCommand, imageCommand, boardsCommand, cacheCommand];
 
 const usage = `usage: dutlab <command> [flags]
 

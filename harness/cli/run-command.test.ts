@@ -117,7 +117,8 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
 /** Starts `dutlab run`, waits until `ready(stdout, stderr)` holds, then sends `signal`. */
 async function interruptWhen(args: string[], ready: (out: string, err: string) => boolean, signal: NodeJS.Signals) {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'));
-  const child = execa('node', [dutlab, 'run', ...args, '--reports', reports], { reject: false, buffer: { stdout: true, stderr: true } });
+  // Cold: the moments these tests interrupt at are a boot's, not a resumed golden snapshot's.
+  const child = execa('node', [dutlab, 'run', '--cold', ...args, '--reports', reports], { reject: false, buffer: { stdout: true, stderr: true } });
   let out = '';
   let err = '';
   await new Promise<void>((resolve, reject) => {

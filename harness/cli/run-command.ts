@@ -2,6 +2,7 @@ import { mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { loadBoard } from '../boards/index.ts';
 import { createDut } from '../dut/create.ts';
+import { GoldenCache } from '../dut/golden-cache.ts';
 import type { Dut } from '../dut/dut.ts';
 import { ConfigError } from '../errors.ts';
 import { untilAborted } from '../proc/abort.ts';
@@ -56,6 +57,7 @@ interrupted run.`,
     accel: dutFlags.accel,
     wait: dutFlags.wait,
     login: dutFlags.login,
+    cold: dutFlags.cold,
   },
   examples: ['dutlab run --suite os --grep engine', 'dutlab run --board lab-rpi4 --image balena.img --next-hostapp next.tar --reports /srv/reports'],
   run: ({ values }, shutdown) => run(values, shutdown),
@@ -75,6 +77,7 @@ interface RunFlags {
   accel?: string | undefined;
   wait?: string | undefined;
   login: string;
+  cold: boolean;
 }
 
 async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
@@ -130,6 +133,7 @@ async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
       ...(given?.installer ? { installer: true, onFlashProgress: flashProgressPrinter() } : {}),
       root: path.join(reportsDir, 'dut'),
       ...(accelOverride ? { accel: accelOverride } : {}),
+      ...(values.cold ? {} : { golden: new GoldenCache() }),
       onWriteProgress: writeProgressPrinter(),
     });
     dut.timeline.subscribe(timelinePrinter(Date.now()));

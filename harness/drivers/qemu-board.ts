@@ -4,10 +4,12 @@ import type { SerialPort } from 'serialport';
 import type { QemuBoard } from '../boards/types.ts';
 import type { BoundBoard, Medium, PowerState, WriteOptions } from '../dut/drivers.ts';
 import { DutError } from '../errors.ts';
-import { launchBoard, type QemuInstance } from '../qemu/index.ts';
+import { findUefiFirmware, launchBoard, resolveAccel, type QemuInstance } from '../qemu/index.ts';
+import { hostKey } from '../qemu/kvm-probe.ts';
 import { forwardPort } from '../qemu/forward.ts';
 import { freePort } from '../qemu/ports.ts';
-import { createBlankDisk, createOverlay } from '../qemu/disks.ts';
+import { copyDisk, createBlankDisk, createOverlay, snapshotNames } from '../qemu/disks.ts';
+import { fileIdentity } from '../storage/file-identity.ts';
 import { ConsoleBridge } from './console-bridge.ts';
 import { closeSerialLine, openSerialLine } from './serial-line.ts';
 
@@ -52,6 +54,8 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
   // A machine reset (by its OS, or system_reset) ends its QEMU (-no-reboot, see args.ts) and is started again here.
   let restarting: Promise<void> | undefined;
   let restartFailure: unknown;
+  // The next launch resumes from this saved state; any launch after it boots.
+  let resume: string | undefined;
 
   async function launch(): Promise<void> {
     const media = (options.media ?? []).map((file, i) => ({ path: file, format: 'raw' as const, serial: mediaSerial(i) }));
@@ -65,7 +69,9 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
       // business then: the blank internal disk fails over to the stick, the installer's entry boots the OS.
       ...(withStick ? { firmwareBootOrder: true } : {}),
       extraDrives: withStick ? [{ path: stick, format: 'qcow2', bus: 'usb', readonly: false, serial: 'dutlab-installer' }, ...media] : media,
+      ...(resume ? { loadvm: resume } : {}),
     });
+    resume = undefined;
     instance = started;
     restartFailure = undefined;
     sshPort = started.sshPort;
@@ -196,6 +202,46 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
           },
         }
       : {}),
+    snapshot: {
+      async profile() {
+        const firmware = board.qemu.firmware === 'uefi' ? findUefiFirmware().code : undefined;
+        return {
+          qemu: board.qemu,
+          accel: (await resolveAccel(board.qemu.accel, {})).accel,
+          emulator: (await hostKey()).qemu,
+          ...(firmware ? { firmware: await fileIdentity(firmware) } : {}),
+          media: await Promise.all((options.media ?? []).map(fileIdentity)),
+        };
+      },
+      // Paused while it saves and its files are copied, so the copy is of one moment.
+      async save(dir: string) {
+        const current = await running();
+        if (!current) throw new DutError('power', 'QEMU is not running: there is no state to save', { dut: board.name, step: 'save state' });
+        await current.qmp.stop();
+        try {
+          // HMP answers an error as text, not as a QMP error.
+          const said = (await current.qmp.hmp(`savevm ${SAVED_STATE}`, { timeoutMs: 5 * 60_000 })).trim();
+          if (said) throw new DutError('tool', `savevm ${SAVED_STATE}: ${said}`, { dut: board.name, step: 'save state' });
+          await copyDisk(disk, path.join(dir, 'disk.qcow2'));
+          await copyDisk(vars, path.join(dir, 'efivars.qcow2'));
+        } finally {
+          await current.qmp.cont();
+        }
+      },
+      async resumeFrom(dir: string, imagePath: string) {
+        image = imagePath;
+        withStick = false;
+        await mkdir(options.dir, { recursive: true });
+        await Promise.all([disk, stick, vars].map((file) => rm(file, { force: true })));
+        for (const [from, to] of [['disk.qcow2', disk], ['efivars.qcow2', vars]] as const) {
+          const source = path.join(dir, from);
+          if (!(await snapshotNames(source)).includes(SAVED_STATE)) throw new DutError('config', `${source} holds no saved state ${SAVED_STATE}`, { dut: board.name, step: 'resume' });
+          await copyDisk(source, to);
+        }
+        resume = SAVED_STATE;
+        return { path: disk, format: 'qcow2', summary: `a copy of the state saved in ${dir}` };
+      },
+    },
     ...(board.qemu.diskBus === 'virtio'
       ? {
           media: {
@@ -232,6 +278,9 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     close: async () => undefined,
   };
 }
+
+/** The internal snapshot (savevm) a saved state's disk and NVRAM hold. */
+const SAVED_STATE = 'dutlab-golden';
 
 /** The internal disk an installer writes: room for a balenaOS image, sparse until written. */
 const INTERNAL_DISK_BYTES = 8 * 2 ** 30;

@@ -106,6 +106,23 @@ export interface MediaDriver {
 }
 
 /**
+ * A board that can save its whole running state (memory, devices, disks)
+ * and start from it again instead of booting: QEMU's savevm and -loadvm. A
+ * farm board binds none, and always boots.
+ */
+export interface SnapshotDriver {
+  /** What a saved state is only good for: the machine's profile, emulator, firmware and media, as a saved state's key holds them. */
+  profile(): Promise<Record<string, unknown>>;
+  /** Saves the running board's state into the folder `dir` (the board is paused meanwhile). */
+  save(dir: string): Promise<void>;
+  /**
+   * In place of storage.write: the medium becomes a copy of the state saved
+   * in `dir`, and the next power-on resumes from it. Later power-ons boot.
+   */
+  resumeFrom(dir: string, image: string): Promise<Medium>;
+}
+
+/**
  * Everything a DUT needs from its board, bound to concrete drivers. Optional
  * members are capabilities a board may lack; code asks for the capability,
  * never for the board's kind.
@@ -119,6 +136,7 @@ export interface BoundBoard {
   reset?: ResetDriver;
   network?: NetworkDriver;
   media?: MediaDriver;
+  snapshot?: SnapshotDriver;
   /** What a report should say about the board: its kind, drivers, devices, accelerator, run dir. */
   describe(): Record<string, unknown>;
   /**

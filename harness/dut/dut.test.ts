@@ -1,40 +1,51 @@
 /**
  * The DUT lifecycle against the reference image in real QEMU (TCG here):
- * boot to ready, commands with exit codes over the serial console and SSH,
- * files both ways. A reboot is exercised by the hup suite's update test in
+ * boot to ready (saving a golden snapshot), commands with exit codes over
+ * the serial console and SSH, files both ways; then DUTs that resume from
+ * that snapshot, or fall back to booting when it does not resume. A reboot is exercised by the hup suite's update test in
  * the CI subset, a hard reset (a power cycle through a plug) in the rig's
  * test; faults (panic, reset, a hung reboot) and the recovery from them in
  * harness/faults/.
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { loadBoard } from '../boards/index.ts';
-import { buildImages } from '../../images/build.ts';
+import { buildBusybox, buildImages } from '../../images/build.ts';
 import { tempDir } from '../testing/temp-dir.ts';
-import { createDut } from './create.ts';
+import { createDut, type CreateDutOptions } from './create.ts';
 import type { Dut } from './dut.ts';
+import { GoldenCache } from './golden-cache.ts';
 
 let dut: Dut;
+let options: CreateDutOptions;
+let golden: GoldenCache;
 
 test.before(async () => {
   const built = await buildImages();
   const image = built.versions[0]?.image.path;
   if (!image) throw new Error('no image built');
-  dut = await createDut({ board: await loadBoard('qemu-x86_64'), image, bootTimeoutMs: 6 * 60_000 });
+  golden = new GoldenCache(await mkdtemp(path.join(tmpdir(), 'dutlab-golden-')));
+  // A container image on a media disk: part of what the golden snapshot is keyed by, and something to run after resuming.
+  options = { board: await loadBoard('qemu-x86_64'), image, bootTimeoutMs: 6 * 60_000, golden, media: [(await buildBusybox()).path] };
+  dut = await createDut(options);
 });
 
 test.after.always(async () => {
   await dut?.close();
+  await rm(golden.root, { recursive: true, force: true });
 });
 
 
-test.serial('boots to ready through the lifecycle states, recording the timeline', async (t) => {
+test.serial('boots to ready through the lifecycle states, recording the timeline; the first boot saves a golden snapshot', async (t) => {
   await dut.boot();
   t.is(dut.state, 'ready');
   const states = dut.entries().map((e) => e.state);
-  t.deepEqual(states, ['idle', 'preparing', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'ready']);
+  t.deepEqual(states, ['idle', 'preparing', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'saving-golden', 'ready']);
+  t.deepEqual((await golden.list()).map((e) => e.board), ['qemu-x86_64']);
   t.true((dut.timeline.firstOffset('ready') ?? 0) > 0);
   t.regex(String(dut.board.describe()['accel']), /^(tcg|kvm)$/);
 });
@@ -78,3 +89,45 @@ test.serial('files travel both ways over SSH and over the serial line, verified'
   t.is((await dut.exec('stat -c %a /tmp/small.bin', { transport: 'serial' })).stdout, '750\n');
 });
 
+
+test.serial('a second DUT resumes from the golden snapshot: the same boot, the clock set to now, SSH with the key it was provisioned with, a container runs', async (t) => {
+  const savedBoot = dut.currentBoot;
+  await dut.close();
+  const resumed = await createDut(options);
+  t.teardown(() => resumed.close());
+  await resumed.boot();
+  t.deepEqual(
+    resumed.entries().map((e) => e.state),
+    ['idle', 'preparing', 'writing-medium', 'restoring', 'ready'],
+  );
+  t.is(resumed.currentBoot, savedBoot, 'resumed, not booted');
+  const clock = Number((await resumed.exec('date +%s', { transport: 'serial' })).stdout);
+  t.true(Math.abs(clock - Date.now() / 1000) < 10, `the DUT's clock is ${clock}, this host's ${Math.round(Date.now() / 1000)}`);
+  t.is((await resumed.exec('echo over ssh', { transport: 'ssh' })).stdout, 'over ssh\n');
+  const run = await resumed.exec(
+    'balena-engine load -q -i /dev/disk/by-id/virtio-dutlab-media0 >/dev/null && balena-engine run --rm dutlab/busybox sh -c "echo ran at $(date +%s)"',
+    { transport: 'ssh', timeoutMs: 180_000 },
+  );
+  t.is(run.exitCode, 0, run.stderr);
+  t.true(Math.abs(Number(/ran at (\d+)/.exec(run.stdout)?.[1]) - Date.now() / 1000) < 30, run.stdout);
+});
+
+test.serial('a golden snapshot that does not resume is forgotten: the DUT writes its medium again, boots cold and saves a new one', async (t) => {
+  const [entry] = await golden.list();
+  if (!entry) throw new Error('no golden snapshot to spoil');
+  // A disk-only snapshot under the same name: the file is sound, but QEMU refuses to resume from it.
+  await rm(path.join(entry.dir, 'disk.qcow2'));
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', path.resolve(options.image), '-F', 'raw', path.join(entry.dir, 'disk.qcow2')]);
+  await execa('qemu-img', ['snapshot', '-c', 'dutlab-golden', path.join(entry.dir, 'disk.qcow2')]);
+  const fallback = await createDut(options);
+  t.teardown(() => fallback.close());
+  await fallback.boot();
+  t.deepEqual(
+    fallback.entries().map((e) => e.state),
+    ['idle', 'preparing', 'writing-medium', 'restoring', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'saving-golden', 'ready'],
+  );
+  t.regex(fallback.entries().find((e) => e.state === 'writing-medium' && e.detail)?.detail ?? '', /did not resume/);
+  t.is((await fallback.exec('echo cold', { transport: 'ssh' })).stdout, 'cold\n');
+  const [saved] = await golden.list();
+  t.not(saved?.createdAt, entry.createdAt, 'a new snapshot replaced the spoilt one');
+});

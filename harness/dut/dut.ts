@@ -7,7 +7,8 @@ import { generateRunKey, SerialTransport, SshTransport, type RunKey } from '../t
 import type { ExecResult as TransportExecResult, GetOptions, PutOptions, Transport } from '../transports/types.ts';
 import { provisionMedium } from '../storage/provision.ts';
 import type { BoundBoard, Medium, NetworkDriver, NetworkEndpoint, WriteProgress } from './drivers.ts';
-import { lifecycle, type ExecRequest, type LifecycleEvent, type RebootOptions, type Reply } from './lifecycle.ts';
+import { GoldenCache, type GoldenKeyParts } from './golden-cache.ts';
+import { lifecycle, type ExecRequest, type LifecycleEvent, type RebootOptions, type Reply, type WrittenMedium } from './lifecycle.ts';
 
 export type { RebootOptions } from './lifecycle.ts';
 import { diagnoseSsh, SSH_DIAGNOSIS_INTERVAL_MS } from './ssh-diagnosis.ts';
@@ -32,6 +33,10 @@ const RESTART_ANNOUNCEMENT = /reboot: (?:Restarting system|machine restart)|sysr
 /** States the machine rests in; a request waits for one, so it never lands mid-recovery. */
 const SETTLED = new Set(['idle', 'ready', 'off', 'broken']);
 const BOOT_ID = 'cat /proc/sys/kernel/random/boot_id';
+/** A resumed state answers in seconds (0.6–1.9 s measured); past this it is not going to. */
+const RESUME_TIMEOUT_MS = 60_000;
+/** How long a first boot may take to finish before its state is saved; past it, nothing is saved. */
+const GOLDEN_SETTLE_MS = 5 * 60_000;
 
 export interface OperationOptions {
   /** Aborting ends the operation on the DUT too (its command killed) and rejects with the signal's reason. */
@@ -57,6 +62,12 @@ export interface DutOptions {
   ssh?: boolean;
   /** Merged into config.json before boot. */
   config?: Record<string, unknown>;
+  /**
+   * Golden snapshots, where the board can save its state: the first boot to
+   * ready of this image, board profile and provisioning is saved here, and
+   * later DUTs resume from it instead of booting.
+   */
+  golden?: GoldenCache;
   /** How long SSH is dialled after a boot before the DUT is diagnosed over serial. Default 120 s. */
   sshDialMs?: number;
   /** Default console. `ssh` needs the run key and a board network. */
@@ -93,7 +104,10 @@ export class Dut {
   private shell: Shell | undefined;
   private serial: SerialTransport | undefined;
   private ssh: SshTransport | undefined;
-  private readonly runKey: RunKey | undefined;
+  /** This run's SSH key; a DUT resuming a golden snapshot takes the key that snapshot was provisioned with. */
+  private runKey: RunKey | undefined;
+  /** The golden snapshot this DUT resumed or will save, by key. */
+  private goldenKey: { key: string; parts: GoldenKeyParts } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed: Promise<void> | undefined;
   /** Every fault of the run, in order: a test asks for those in its own time span. */
@@ -133,15 +147,19 @@ export class Dut {
       actors: {
         prepare: fromPromise(() => this.prepare()),
         // The board is off while its medium is written: a mux switched to the host takes the card away from it.
-        writeMedium: fromPromise<Medium>(async () => {
+        writeMedium: fromPromise<WrittenMedium, { golden: boolean }>(async ({ input }) => {
           await board.power.off();
+          const resumed = input.golden ? await this.resumeMedium() : undefined;
+          if (resumed) return resumed;
           const medium = await board.storage.write(options.image, {
             ...(options.onWriteProgress ? { progress: options.onWriteProgress } : {}),
             ...(options.installer ? { installer: true } : {}),
           });
           if (medium.summary) this.transcript.info(`medium ${medium.path} written: ${medium.summary}`);
-          return medium;
+          return input.golden && this.goldenKey ? { ...medium, golden: 'save' } : medium;
         }),
+        restore: fromPromise(() => this.resume()),
+        saveGolden: fromPromise(() => this.saveGolden()),
         provision: fromPromise<void, Medium>(async ({ input }) => {
           await provisionMedium(options.image, input, {
             ...(this.runKey ? { sshPublicKey: this.runKey.publicKey } : {}),
@@ -181,14 +199,18 @@ export class Dut {
         }),
       },
     });
-    this.actor = createActor(machine, { input: { dut: this.name, maxBootAttempts: options.maxBootAttempts ?? 2, installer: options.installer === true } });
+    const golden = options.golden !== undefined && board.snapshot !== undefined && options.installer !== true;
+    this.actor = createActor(machine, { input: { dut: this.name, maxBootAttempts: options.maxBootAttempts ?? 2, installer: options.installer === true, golden } });
+    let previous = '';
     this.actor.subscribe({
       // Commands (ready ⇄ busy) are the transcript's business; the timeline keeps the lifecycle.
       next: (snapshot) => {
         const state = String(snapshot.value);
         if (state === 'busy') return;
         const { cause, why } = snapshot.context;
-        this.timeline.enter(state, state === 'broken' ? cause?.message : state === 'power-cycling' || state === 'recovering' ? why : undefined);
+        const explained = state === 'power-cycling' || state === 'recovering' || (state === 'writing-medium' && previous === 'restoring');
+        previous = state;
+        this.timeline.enter(state, state === 'broken' ? cause?.message : explained ? why : undefined);
       },
       error: () => undefined,
     });
@@ -526,6 +548,87 @@ export class Dut {
     console.expectReboot();
   }
 
+  /**
+   * The medium as a copy of the golden snapshot for this image, board and
+   * provisioning, when there is one; undefined to write it as usual (then
+   * the first boot saves one). A snapshot that cannot be copied is forgotten.
+   */
+  private async resumeMedium(): Promise<WrittenMedium | undefined> {
+    const cache = this.options.golden;
+    const snapshot = this.board.snapshot;
+    if (!cache || !snapshot) return undefined;
+    const provisioning = { config: this.options.config ?? null, login: this.login, ssh: this.options.ssh !== false };
+    const parts = await GoldenCache.keyParts(this.options.image, await snapshot.profile(), provisioning);
+    const key = GoldenCache.key(parts);
+    this.goldenKey = { key, parts };
+    const entry = await cache.lookup(key);
+    if (!entry) {
+      this.transcript.info(`golden snapshot ${key}: none yet; this boot saves one`);
+      return undefined;
+    }
+    try {
+      const medium = await snapshot.resumeFrom(entry.dir, this.options.image);
+      if (entry.runKey) this.runKey = entry.runKey;
+      this.transcript.info(`golden snapshot ${key}: resuming from ${medium.summary ?? entry.dir}`);
+      return { ...medium, golden: 'resume' };
+    } catch (error) {
+      this.transcript.info(`golden snapshot ${key} is unusable (${error instanceof Error ? error.message : String(error)}): forgotten; booting cold`);
+      await cache.forget(key);
+      return undefined;
+    }
+  }
+
+  /**
+   * Powers the board on into the golden snapshot and takes it as booted:
+   * the shell (or SSH) answers, the clock is set to now (it resumes at the
+   * moment of the save), the boot id is read. A snapshot that does not
+   * resume is forgotten, and the lifecycle boots cold.
+   */
+  private async resume(): Promise<void> {
+    try {
+      await this.board.power.on();
+      await this.waitForShell(RESUME_TIMEOUT_MS, 'restore', 500);
+      await this.setClock('restore');
+    } catch (error) {
+      if (this.goldenKey) await this.options.golden?.forget(this.goldenKey.key);
+      this.transcript.info(`golden snapshot ${this.goldenKey?.key ?? '?'} did not resume: forgotten`);
+      await this.dropSsh();
+      throw error;
+    }
+  }
+
+  /**
+   * After the first boot: waits for the boot to finish (systemd says running
+   * or degraded), drops SSH so that no session is frozen in the state, and
+   * saves the board's state. A failure is noted, never the boot's failure.
+   */
+  private async saveGolden(): Promise<void> {
+    const cache = this.options.golden;
+    const snapshot = this.board.snapshot;
+    const golden = this.goldenKey;
+    if (!cache || !snapshot || !golden) return;
+    const started = Date.now();
+    try {
+      const transport = await this.transportFor(this.login === 'ssh' ? 'ssh' : 'serial', AbortSignal.timeout(GOLDEN_SETTLE_MS + 60_000));
+      const settled = await transport.exec('systemctl is-system-running --wait', { timeoutMs: GOLDEN_SETTLE_MS, step: 'golden: boot finished' });
+      const state = settled.stdout.trim();
+      if (!/^(running|degraded)$/.test(state)) throw new DutError('not-ready', `the boot did not finish (systemd says "${state}")`, { dut: this.name, step: 'golden' });
+      await this.dropSsh();
+      const entry = await cache.store(this.name, golden.parts, this.runKey, (dir) => snapshot.save(dir));
+      this.transcript.info(`golden snapshot ${entry.key} saved in ${Math.round((Date.now() - started) / 100) / 10} s (systemd ${state}): ${entry.dir}, ${Math.round(entry.bytes / 2 ** 20)} MiB`);
+      await this.setClock('golden');
+    } catch (error) {
+      this.transcript.info(`golden snapshot ${golden.key} not saved: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** Sets the DUT's clock to this host's: a resumed state wakes at the moment it was saved. */
+  private async setClock(step: string): Promise<void> {
+    const transport = await this.transportFor(this.login === 'ssh' ? 'ssh' : 'serial', AbortSignal.timeout(60_000));
+    const result = await transport.exec(`date -u -s @${(Date.now() / 1000).toFixed(3)} >/dev/null`, { timeoutMs: 30_000, step: `${step}: set the clock` });
+    if (result.exitCode !== 0) throw new DutError('command', `setting the clock exited ${result.exitCode}: ${result.stdout}${result.stderr}`, { dut: this.name, step });
+  }
+
   private requireConsole(): Console {
     if (!this.console) throw new DutError('console-lost', 'the console is not open', { dut: this.name });
     return this.console;
@@ -537,9 +640,9 @@ export class Dut {
     this.console = new Console({ stream, name: this.name, transcript: this.transcript, onFault: (error) => this.faulted(error) });
   }
 
-  private async waitForShell(timeoutMs: number, step: string): Promise<void> {
+  private async waitForShell(timeoutMs: number, step: string, pokeMs?: number): Promise<void> {
     if (this.login === 'ssh') return this.waitForSshBoot(timeoutMs, step);
-    this.shell = await this.board.whileAlive(login(this.requireConsole(), { timeoutMs, step }));
+    this.shell = await this.board.whileAlive(login(this.requireConsole(), { timeoutMs, step, ...(pokeMs ? { pokeMs } : {}) }));
     this.serial = new SerialTransport({ shell: this.shell, dut: this.name, note: (text) => this.transcript.info(text) });
     this.sshDown = undefined;
     const id = await this.serial.exec(BOOT_ID, { timeoutMs: 30_000, step: `${step}: boot id` });

@@ -2,14 +2,16 @@ import test from 'ava';
 import { createActor, fromPromise } from 'xstate';
 import { DutError } from '../errors.ts';
 import type { Medium } from './drivers.ts';
-import { lifecycle, type ExecRequest, type LifecycleEvent, type RebootOptions, type Reply } from './lifecycle.ts';
+import { lifecycle, type ExecRequest, type LifecycleEvent, type RebootOptions, type Reply, type WrittenMedium } from './lifecycle.ts';
 
-type Fakes = Partial<Record<'prepare' | 'writeMedium' | 'powerOn' | 'flash' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault', () => Promise<void>>> & {
+type Fakes = Partial<Record<'prepare' | 'writeMedium' | 'powerOn' | 'flash' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault' | 'restore' | 'saveGolden', () => Promise<void>>> & {
   exec?: (request: ExecRequest) => Promise<unknown>;
+  /** What writing the medium says of golden snapshots, given whether they may be used. */
+  golden?: (allowed: boolean) => WrittenMedium['golden'];
 };
 
 /** The chart run against fake actors; `calls` records which actors ran, in order. */
-function start(fakes: Fakes, maxBootAttempts = 2, installer = false) {
+function start(fakes: Fakes, maxBootAttempts = 2, installer = false, golden = false) {
   const calls: string[] = [];
   const rebootInputs: RebootOptions[] = [];
   const ok = async () => undefined;
@@ -21,11 +23,14 @@ function start(fakes: Fakes, maxBootAttempts = 2, installer = false) {
   const machine = lifecycle.provide({
     actors: {
       prepare: actor('prepare'),
-      writeMedium: fromPromise<Medium>(async () => {
-        calls.push('writeMedium');
+      writeMedium: fromPromise<WrittenMedium, { golden: boolean }>(async ({ input }) => {
+        calls.push(`writeMedium${input.golden ? ' (golden)' : ''}`);
         await fakes.writeMedium?.();
-        return { path: '/fake/disk', format: 'raw' };
+        const state = fakes.golden?.(input.golden);
+        return { path: '/fake/disk', format: 'raw', ...(state ? { golden: state } : {}) };
       }),
+      restore: actor('restore'),
+      saveGolden: actor('saveGolden'),
       provision: fromPromise<void, Medium>(async ({ input }) => {
         calls.push(`provision ${input.path}`);
       }),
@@ -51,7 +56,7 @@ function start(fakes: Fakes, maxBootAttempts = 2, installer = false) {
     },
   });
   const states: string[] = [];
-  const running = createActor(machine, { input: { dut: 'fake', maxBootAttempts, installer } });
+  const running = createActor(machine, { input: { dut: 'fake', maxBootAttempts, installer, golden } });
   running.subscribe((s) => {
     if (states.at(-1) !== String(s.value)) states.push(String(s.value));
   });
@@ -296,4 +301,48 @@ test("a board that gives no sign of restarting after a reset is a power error, n
   t.is(error?.kind, 'power');
   await new Promise((resolve) => setTimeout(resolve, 20));
   t.deepEqual(dut.states.slice(-4), ['resetting', 'power-cycling', 'booting', 'ready']);
+});
+
+test('a golden snapshot resumes: writing-medium → restoring → ready, with no provisioning and no boot', async (t) => {
+  const dut = start({ golden: (allowed) => (allowed ? 'resume' : undefined) }, 2, false, true);
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  t.deepEqual(dut.states, ['idle', 'preparing', 'writing-medium', 'restoring', 'ready']);
+  t.deepEqual(dut.calls, ['prepare', 'writeMedium (golden)', 'restore']);
+});
+
+test('a golden snapshot that does not resume is given up: the medium is written again without it and the DUT boots cold, the boot request still answered', async (t) => {
+  const dut = start(
+    {
+      golden: (allowed) => (allowed ? 'resume' : undefined),
+      restore: async () => {
+        throw new DutError('timeout', 'no shell within 60 s of resuming', { dut: 'fake', step: 'restore' });
+      },
+    },
+    2,
+    false,
+    true,
+  );
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  t.deepEqual(dut.states, ['idle', 'preparing', 'writing-medium', 'restoring', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'ready']);
+  t.deepEqual(dut.calls, ['prepare', 'writeMedium (golden)', 'restore', 'writeMedium', 'provision /fake/disk', 'powerOn', 'waitForShell']);
+  t.regex(dut.running.getSnapshot().context.why ?? '', /did not resume \(no shell within 60 s of resuming\)/);
+});
+
+test('a first boot saves a golden snapshot once, before ready; a failed save does not fail the boot, and later boots do not save', async (t) => {
+  const dut = start(
+    {
+      golden: (allowed) => (allowed ? 'save' : undefined),
+      saveGolden: async () => {
+        throw new DutError('tool', 'savevm: No space left on device', { dut: 'fake' });
+      },
+    },
+    2,
+    false,
+    true,
+  );
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  t.deepEqual(dut.states, ['idle', 'preparing', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'saving-golden', 'ready']);
+  await dut.send((reply) => ({ type: 'HARD_RESET', reply }));
+  t.deepEqual(dut.states.slice(-3), ['resetting', 'booting', 'ready']);
+  t.is(dut.calls.filter((c) => c === 'saveGolden').length, 1);
 });

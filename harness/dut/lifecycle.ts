@@ -10,6 +10,9 @@ import type { Medium } from './drivers.ts';
  *
  *   idle → preparing (console) → writing-medium → provisioning → powering-on
  *     → booting → ready ⇄ busy
+ *   with golden snapshots: writing-medium → restoring → ready, resuming the
+ *     state a first boot saved (booting → saving-golden → ready); a state
+ *     that does not resume is forgotten and the medium written again, cold
  *   provisioning → flashing → powering-on, for an installer image: it boots,
  *     writes the OS to the board's internal storage and powers the board off
  *   ready → rebooting | resetting | powering-off → off
@@ -55,6 +58,9 @@ export interface RebootOptions {
   kernelBoots?: number;
 }
 
+/** The medium as written, and whether the board resumes from a saved state on it or saves one after booting. */
+export type WrittenMedium = Medium & { golden?: 'resume' | 'save' };
+
 export type LifecycleEvent =
   | { type: 'BOOT'; reply: Reply }
   | { type: 'EXEC'; request: ExecRequest; reply: Reply }
@@ -78,7 +84,9 @@ export interface LifecycleContext {
   /** The fault being recovered from, handed to the recovery actor. */
   fault: DutError | undefined;
   /** The medium as written, handed to provisioning (QEMU: the run's overlay; a farm board: its SD card). */
-  medium: Medium | undefined;
+  medium: WrittenMedium | undefined;
+  /** Golden snapshots may be used: resumed from, or saved after the first boot. Off once one failed to resume. */
+  golden: boolean;
   /** Why the machine is power-cycling or recovering: the timeline says so. */
   why: string | undefined;
   /** The image is an installer (a flasher): its first boot installs the OS and powers off. */
@@ -92,6 +100,7 @@ export interface LifecycleInput {
   /** Boots (first try included) before the DUT is declared broken. */
   maxBootAttempts: number;
   installer?: boolean;
+  golden?: boolean;
 }
 
 /** What the console reports about the OS itself: recovered from, then the DUT carries on. */
@@ -120,9 +129,11 @@ export const lifecycle = setup({
   },
   actors: {
     prepare: unprovided('prepare'),
-    writeMedium: fromPromise<Medium, unknown>(async () => {
+    writeMedium: fromPromise<WrittenMedium, { golden: boolean }>(async () => {
       throw new Error('lifecycle actor "writeMedium" was not provided');
     }),
+    restore: unprovided('restore'),
+    saveGolden: unprovided('saveGolden'),
     provision: fromPromise<void, Medium>(async () => {
       throw new Error('lifecycle actor "provision" was not provided');
     }),
@@ -144,6 +155,8 @@ export const lifecycle = setup({
   },
   guards: {
     isInstaller: ({ context }) => context.installer,
+    resumes: ({ event }) => (event as { output?: WrittenMedium }).output?.golden === 'resume',
+    savesGolden: ({ context }) => context.medium?.golden === 'save' && context.pendingType === 'BOOT',
     canRetryBoot: ({ context }) => context.bootAttempts < context.maxBootAttempts,
     isFault: ({ event }) => {
       const error = (event as { error?: unknown }).error;
@@ -186,7 +199,13 @@ export const lifecycle = setup({
       why: asDutError((event as { error?: unknown }).error, context.dut, 'boot').message,
     })),
     resetBootCount: assign({ bootAttempts: 1 }),
-    holdMedium: assign({ medium: ({ event }) => (event as { output?: Medium }).output }),
+    holdMedium: assign({ medium: ({ event }) => (event as { output?: WrittenMedium }).output }),
+    // Saved once: later boots of this DUT (power cycles) do not save again.
+    goldenSaved: assign({ medium: ({ context }) => (context.medium ? { ...context.medium, golden: undefined } : undefined) }),
+    goldenOff: assign(({ context, event }) => ({
+      golden: false,
+      why: `the golden snapshot did not resume (${asDutError((event as { error?: unknown }).error, context.dut, 'restore').reason}); writing the medium again to boot cold`,
+    })),
     resolvePending: assign({
       pending: ({ context, event }) => {
         context.pending?.resolve((event as { output?: unknown }).output);
@@ -228,6 +247,7 @@ export const lifecycle = setup({
     rebootOptions: {},
     fault: undefined,
     medium: undefined,
+    golden: input.golden ?? false,
     why: undefined,
     installer: input.installer ?? false,
     cause: undefined,
@@ -243,7 +263,23 @@ export const lifecycle = setup({
     },
     // Write, then provision, then power on; a board flashed while powered (recovery mode) reorders these states, not prepare.
     'writing-medium': {
-      invoke: { src: 'writeMedium', onDone: { target: 'provisioning', actions: 'holdMedium' }, onError: { target: 'broken', actions: 'latch' } },
+      invoke: {
+        src: 'writeMedium',
+        input: ({ context }) => ({ golden: context.golden }),
+        onDone: [
+          { guard: 'resumes', target: 'restoring', actions: 'holdMedium' },
+          { target: 'provisioning', actions: 'holdMedium' },
+        ],
+        onError: { target: 'broken', actions: 'latch' },
+      },
+    },
+    // A saved state is a convenience: when it does not resume, the run boots as if there were none.
+    restoring: {
+      invoke: {
+        src: 'restore',
+        onDone: { target: 'ready', actions: 'resolvePending' },
+        onError: { target: 'writing-medium', actions: 'goldenOff' },
+      },
     },
     provisioning: {
       invoke: {
@@ -263,11 +299,22 @@ export const lifecycle = setup({
     booting: {
       invoke: {
         src: 'waitForShell',
-        onDone: { target: 'ready', actions: ['resetBootCount', 'resolvePending'] },
+        onDone: [
+          { guard: 'savesGolden', target: 'saving-golden', actions: 'resetBootCount' },
+          { target: 'ready', actions: ['resetBootCount', 'resolvePending'] },
+        ],
         onError: [
           { guard: 'canRetryBoot', target: 'power-cycling', actions: ['rejectRescued', 'countBoot'] },
           { target: 'broken', actions: ['rejectRescued', 'latch'] },
         ],
+      },
+    },
+    // Never fails the boot: the actor notes why a state was not saved, and the DUT carries on.
+    'saving-golden': {
+      invoke: {
+        src: 'saveGolden',
+        onDone: { target: 'ready', actions: ['goldenSaved', 'resolvePending'] },
+        onError: { target: 'ready', actions: ['goldenSaved', 'resolvePending'] },
       },
     },
     'power-cycling': {

@@ -22,7 +22,8 @@ interface Summary {
 test.serial('every provoked fault gets its verdict and cause, and the DUT comes back for the next test', async (t) => {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-faults-'));
   t.teardown(() => keepIfFailed(t, reports));
-  const result = await execa('node', [dutlab, 'run', '--suite', 'harness/faults', '--reports', reports], { reject: false, timeout: 40 * 60_000 });
+  // Cold: the suite judges boots and recoveries; a golden snapshot saved on the way would only cost time here.
+  const result = await execa('node', [dutlab, 'run', '--cold', '--suite', 'harness/faults', '--reports', reports], { reject: false, timeout: 40 * 60_000 });
   const runs = (await readdir(reports)).filter((d) => d !== 'latest').sort();
   const dir = path.join(reports, runs.at(-1) ?? '');
   const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as Summary;

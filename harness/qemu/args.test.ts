@@ -61,6 +61,11 @@ test('startPaused adds -S', (t) => {
   t.true(buildQemuArgs(input({}, { startPaused: true })).includes('-S'));
 });
 
+test('loadvm resumes from the named snapshot; without it nothing is loaded', (t) => {
+  t.deepEqual(values(buildQemuArgs(input({}, { loadvm: 'golden' })), '-loadvm'), ['golden']);
+  t.deepEqual(values(buildQemuArgs(input({})), '-loadvm'), []);
+});
+
 test('memory, cpus, machine come from the board', (t) => {
   const args = buildQemuArgs(input({ memory: 2048, cpus: 4, machine: 'pc' }));
   t.deepEqual(values(args, '-m'), ['2048']);

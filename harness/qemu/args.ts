@@ -41,6 +41,8 @@ export interface QemuArgsInput {
   name?: string;
   /** No bootindex on any disk: the firmware's own boot entries decide, as an installer leaves them. */
   firmwareBootOrder?: boolean;
+  /** Resume from this internal snapshot of the disks (savevm) instead of booting. */
+  loadvm?: string;
   /** Appended verbatim; an escape hatch for experiments. */
   extraArgs?: readonly string[];
 }
@@ -136,6 +138,7 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
   // of silence before the firmware's first line (measured 2026-12-06), against 4 s from a cold start.
   args.push('-no-reboot');
   if (input.startPaused) args.push('-S');
+  if (input.loadvm) args.push('-loadvm', input.loadvm);
   if (input.extraArgs) args.push(...input.extraArgs);
   return args;
 }

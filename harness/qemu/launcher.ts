@@ -74,6 +74,8 @@ export interface LaunchOptions {
    * that should outlive the harness.
    */
   parentDeath?: boolean;
+  /** Resume from this internal snapshot (savevm) that every writable disk holds, instead of booting. */
+  loadvm?: string;
   extraArgs?: readonly string[];
 }
 
@@ -157,6 +159,7 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuInstance> 
       sshHostPort: sshPort,
       startPaused: true,
       name: `dutlab-${dut}-${run.id}`,
+      ...(options.loadvm ? { loadvm: options.loadvm } : {}),
       extraArgs: options.extraArgs,
     });
     try {
