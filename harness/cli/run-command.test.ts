@@ -25,9 +25,8 @@ const dutlab = path.resolve('bin/dutlab.js');
  * The CI subset: one test of each os area (identity, engine, the engine's
  * port reached from this host through the rig's forward, network and time
  * through this host's servers, sshd, config.json applied live, zram, udev),
- * and of the tests that check what a reboot keeps: the hostname, the journal
- * and fsck of every partition share one reboot, and the factory reset has
- * one of its own. Resets and panics are judged in harness/faults/. The hup
+ * and of the tests that check what a reboot does: fsck of every partition
+ * and the factory reset, which share one reboot. Resets and panics are judged in harness/faults/. The hup
  * suite is not in it: its cheapest test takes 4.5 min here (a 553 MiB
  * hostapp staged and loaded under TCG, a reboot, the commit), which the
  * CI's 25 min cannot hold; the full suites run with `dutlab run` (the main
@@ -35,7 +34,7 @@ const dutlab = path.resolve('bin/dutlab.js');
  * its version read before any slow work.
  */
 export const CI_SUBSET =
-  '^os/(os-release|partitions|uptime|zram|udev leaves|overlayfs|the kernel reports|the engine health check|in development mode the engine|the host OS and a container|chronyd runs|a burst of connections|config\\.json.s os\\.udevRules|a hostname set|the persistent journal|fsck checks|removing remove_me_to_reset)';
+  '^os/(os-release|partitions|uptime|zram|udev leaves|overlayfs|the kernel reports|the engine health check|in development mode the engine|the host OS and a container|chronyd runs|a burst of connections|config\\.json.s os\\.udevRules|fsck checks|removing remove_me_to_reset)';
 
 /** The README's suite of one's own, loaded from a folder outside the project. */
 const OWN_SUITE = '^my-product/';
@@ -90,15 +89,15 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
   const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8'));
   t.is(summary.counts.failed, 0);
   t.is(summary.counts.errors, 0);
-  t.is(summary.counts.passed, 19);
+  t.is(summary.counts.passed, 17);
   t.is(summary.imageVersion, '1.0.0', 'read from the image itself');
   t.regex(summary.accel, /^(kvm|tcg)$/);
   t.like(summary.boardDescription, { kind: 'virtual', drivers: { console: 'serial', power: 'lcus', storage: 'usbsdmux', network: 'static' } });
   t.deepEqual(summary.features, ['hard-reset', 'host-network', 'hup', 'serial', 'ssh']);
   const states = summary.timeline.map((e: { state: string }) => e.state);
   t.deepEqual(states.slice(0, 7), ['idle', 'preparing', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'ready']);
-  // The hostname, journal and fsck tests share one reboot; the factory reset has its own.
-  t.is(states.filter((state: string) => state === 'rebooting').length, 2, states.join(' '));
+  // fsck and the factory reset share one reboot.
+  t.is(states.filter((state: string) => state === 'rebooting').length, 1, states.join(' '));
   for (const file of ['results.tap', 'junit.xml', 'summary.json', 'serial.log']) t.true(existsSync(path.join(dir, file)), file);
   t.regex(await readFile(path.join(dir, 'serial.log'), 'utf8'), /balenaOS \d/);
   const [dutDir] = await readdir(path.join(dir, 'dut'));
@@ -117,8 +116,7 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
 /** Starts `dutlab run`, waits until `ready(stdout, stderr)` holds, then sends `signal`. */
 async function interruptWhen(args: string[], ready: (out: string, err: string) => boolean, signal: NodeJS.Signals) {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'));
-  // Cold: the moments these tests interrupt at are a boot's, not a resumed golden snapshot's.
-  const child = execa('node', [dutlab, 'run', '--cold', ...args, '--reports', reports], { reject: false, buffer: { stdout: true, stderr: true } });
+  const child = execa('node', [dutlab, 'run', ...args, '--reports', reports], { reject: false, buffer: { stdout: true, stderr: true } });
   let out = '';
   let err = '';
   await new Promise<void>((resolve, reject) => {
@@ -161,7 +159,8 @@ async function checkInterrupted(t: import('ava').ExecutionContext, run: Awaited<
 }
 
 test.serial('SIGTERM while the DUT boots: exit 2, every test reported as not run, no QEMU', async (t) => {
-  const run = await interruptWhen(['--suite', 'os'], (_, err) => /\] booting/.test(err), 'SIGTERM');
+  // Cold: the moment to interrupt is a boot's, which a golden snapshot would skip.
+  const run = await interruptWhen(['--cold', '--suite', 'os'], (_, err) => /\] booting/.test(err), 'SIGTERM');
   await checkInterrupted(t, run, 'SIGTERM');
   t.is(run.summary.counts.errors, run.summary.counts.total);
   t.regex(JSON.stringify(run.summary), /not run: run interrupted by SIGTERM/);

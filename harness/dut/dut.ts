@@ -36,7 +36,7 @@ const BOOT_ID = 'cat /proc/sys/kernel/random/boot_id';
 /** A resumed state answers in seconds (0.6–1.9 s measured); past this it is not going to. */
 const RESUME_TIMEOUT_MS = 60_000;
 /** How long a first boot may take to finish before its state is saved; past it, nothing is saved. */
-const GOLDEN_SETTLE_MS = 5 * 60_000;
+const GOLDEN_SETTLE_MS = 2 * 60_000;
 
 export interface OperationOptions {
   /** Aborting ends the operation on the DUT too (its command killed) and rejects with the signal's reason. */
@@ -143,20 +143,23 @@ export class Dut {
       });
     }
     const bootTimeoutMs = options.bootTimeoutMs ?? 6 * 60_000;
+    // An installer's first boot writes another disk: there is nothing to resume it from.
+    const golden = options.golden !== undefined && board.snapshot !== undefined && options.installer !== true;
     const machine = lifecycle.provide({
       actors: {
         prepare: fromPromise(() => this.prepare()),
         // The board is off while its medium is written: a mux switched to the host takes the card away from it.
-        writeMedium: fromPromise<WrittenMedium, { golden: boolean }>(async ({ input }) => {
+        writeMedium: fromPromise<WrittenMedium, { resume: boolean }>(async ({ input }) => {
           await board.power.off();
-          const resumed = input.golden ? await this.resumeMedium() : undefined;
+          this.goldenKey = golden ? await this.goldenKeyFor() : undefined;
+          const resumed = this.goldenKey && input.resume ? await this.resumeMedium(this.goldenKey.key) : undefined;
           if (resumed) return resumed;
           const medium = await board.storage.write(options.image, {
             ...(options.onWriteProgress ? { progress: options.onWriteProgress } : {}),
             ...(options.installer ? { installer: true } : {}),
           });
           if (medium.summary) this.transcript.info(`medium ${medium.path} written: ${medium.summary}`);
-          return input.golden && this.goldenKey ? { ...medium, golden: 'save' } : medium;
+          return this.goldenKey ? { ...medium, golden: 'save' } : medium;
         }),
         restore: fromPromise(() => this.resume()),
         saveGolden: fromPromise(() => this.saveGolden()),
@@ -199,7 +202,6 @@ export class Dut {
         }),
       },
     });
-    const golden = options.golden !== undefined && board.snapshot !== undefined && options.installer !== true;
     this.actor = createActor(machine, { input: { dut: this.name, maxBootAttempts: options.maxBootAttempts ?? 2, installer: options.installer === true, golden } });
     let previous = '';
     this.actor.subscribe({
@@ -548,19 +550,24 @@ export class Dut {
     console.expectReboot();
   }
 
+  /** The golden snapshot key of this image, board profile and provisioning. */
+  private async goldenKeyFor(): Promise<{ key: string; parts: GoldenKeyParts } | undefined> {
+    const snapshot = this.board.snapshot;
+    if (!snapshot) return undefined;
+    const provisioning = { config: this.options.config ?? null, login: this.login, ssh: this.options.ssh !== false };
+    const parts = await GoldenCache.keyParts(this.options.image, await snapshot.profile(), provisioning);
+    return { key: GoldenCache.key(parts), parts };
+  }
+
   /**
-   * The medium as a copy of the golden snapshot for this image, board and
-   * provisioning, when there is one; undefined to write it as usual (then
-   * the first boot saves one). A snapshot that cannot be copied is forgotten.
+   * The medium as a copy of the golden snapshot `key`, when there is one;
+   * undefined to write it as usual (then the first boot saves one). A
+   * snapshot that cannot be copied is forgotten.
    */
-  private async resumeMedium(): Promise<WrittenMedium | undefined> {
+  private async resumeMedium(key: string): Promise<WrittenMedium | undefined> {
     const cache = this.options.golden;
     const snapshot = this.board.snapshot;
     if (!cache || !snapshot) return undefined;
-    const provisioning = { config: this.options.config ?? null, login: this.login, ssh: this.options.ssh !== false };
-    const parts = await GoldenCache.keyParts(this.options.image, await snapshot.profile(), provisioning);
-    const key = GoldenCache.key(parts);
-    this.goldenKey = { key, parts };
     const entry = await cache.lookup(key);
     if (!entry) {
       this.transcript.info(`golden snapshot ${key}: none yet; this boot saves one`);

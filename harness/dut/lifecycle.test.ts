@@ -6,7 +6,7 @@ import { lifecycle, type ExecRequest, type LifecycleEvent, type RebootOptions, t
 
 type Fakes = Partial<Record<'prepare' | 'writeMedium' | 'powerOn' | 'flash' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault' | 'restore' | 'saveGolden', () => Promise<void>>> & {
   exec?: (request: ExecRequest) => Promise<unknown>;
-  /** What writing the medium says of golden snapshots, given whether they may be used. */
+  /** What writing the medium says of golden snapshots, given whether one may be resumed from. */
   golden?: (allowed: boolean) => WrittenMedium['golden'];
 };
 
@@ -23,10 +23,10 @@ function start(fakes: Fakes, maxBootAttempts = 2, installer = false, golden = fa
   const machine = lifecycle.provide({
     actors: {
       prepare: actor('prepare'),
-      writeMedium: fromPromise<WrittenMedium, { golden: boolean }>(async ({ input }) => {
-        calls.push(`writeMedium${input.golden ? ' (golden)' : ''}`);
+      writeMedium: fromPromise<WrittenMedium, { resume: boolean }>(async ({ input }) => {
+        calls.push(`writeMedium${input.resume ? ' (golden)' : ''}`);
         await fakes.writeMedium?.();
-        const state = fakes.golden?.(input.golden);
+        const state = fakes.golden?.(input.resume);
         return { path: '/fake/disk', format: 'raw', ...(state ? { golden: state } : {}) };
       }),
       restore: actor('restore'),

@@ -85,8 +85,8 @@ export interface LifecycleContext {
   fault: DutError | undefined;
   /** The medium as written, handed to provisioning (QEMU: the run's overlay; a farm board: its SD card). */
   medium: WrittenMedium | undefined;
-  /** Golden snapshots may be used: resumed from, or saved after the first boot. Off once one failed to resume. */
-  golden: boolean;
+  /** A golden snapshot may be resumed from; off once one failed to resume. */
+  resume: boolean;
   /** Why the machine is power-cycling or recovering: the timeline says so. */
   why: string | undefined;
   /** The image is an installer (a flasher): its first boot installs the OS and powers off. */
@@ -129,7 +129,7 @@ export const lifecycle = setup({
   },
   actors: {
     prepare: unprovided('prepare'),
-    writeMedium: fromPromise<WrittenMedium, { golden: boolean }>(async () => {
+    writeMedium: fromPromise<WrittenMedium, { resume: boolean }>(async () => {
       throw new Error('lifecycle actor "writeMedium" was not provided');
     }),
     restore: unprovided('restore'),
@@ -203,7 +203,7 @@ export const lifecycle = setup({
     // Saved once: later boots of this DUT (power cycles) do not save again.
     goldenSaved: assign({ medium: ({ context }) => (context.medium ? { ...context.medium, golden: undefined } : undefined) }),
     goldenOff: assign(({ context, event }) => ({
-      golden: false,
+      resume: false,
       why: `the golden snapshot did not resume (${asDutError((event as { error?: unknown }).error, context.dut, 'restore').reason}); writing the medium again to boot cold`,
     })),
     resolvePending: assign({
@@ -247,7 +247,7 @@ export const lifecycle = setup({
     rebootOptions: {},
     fault: undefined,
     medium: undefined,
-    golden: input.golden ?? false,
+    resume: input.golden ?? false,
     why: undefined,
     installer: input.installer ?? false,
     cause: undefined,
@@ -265,7 +265,7 @@ export const lifecycle = setup({
     'writing-medium': {
       invoke: {
         src: 'writeMedium',
-        input: ({ context }) => ({ golden: context.golden }),
+        input: ({ context }) => ({ resume: context.resume }),
         onDone: [
           { guard: 'resumes', target: 'restoring', actions: 'holdMedium' },
           { target: 'provisioning', actions: 'holdMedium' },

@@ -433,13 +433,14 @@ test('a fault in one after part is that test\'s; the tests checked after it are 
   t.true(record.commands.includes('undo second'));
 });
 
-test('a test that must reboot alone gets a reboot of its own, after the shared one', async (t) => {
+test('tests of a reboot group share a reboot of their own, after the common one', async (t) => {
   const { dut, record } = fakeDut();
-  const { results } = await run([suite('a', [sharing('wipes', { rebootsAlone: 'it wipes the data partition' }), sharing('keeps'), sharing('keeps too')])], dut);
-  t.deepEqual(results, ['keeps:pass', 'keeps too:pass', 'wipes:pass']);
+  const wipe = { rebootGroup: 'factory reset' };
+  const { results } = await run([suite('a', [sharing('wipes', wipe), sharing('keeps'), sharing('indifferent', wipe), sharing('keeps too')])], dut);
+  t.deepEqual(results, ['keeps:pass', 'keeps too:pass', 'wipes:pass', 'indifferent:pass']);
   t.deepEqual(
     record.commands.filter((c) => /^(prepare|reboot)/.test(c)),
-    ['prepare keeps', 'prepare keeps too', 'reboot', 'prepare wipes', 'reboot'],
+    ['prepare keeps', 'prepare keeps too', 'reboot', 'prepare wipes', 'prepare indifferent', 'reboot'],
   );
 });
 

@@ -16,12 +16,17 @@ export interface BatchGate {
 }
 
 /**
- * The reboot-sharing tests of a suite in batches, each batch to be run with
- * one reboot: all of them together, except each test that must reboot alone.
+ * The reboot-sharing tests of a suite in batches, each run with one reboot:
+ * the tests without a group first, then each group in the order it first
+ * appears.
  */
 export function rebootBatches(tests: RebootTest[]): RebootTest[][] {
-  const together = tests.filter((test) => !test.rebootsAlone);
-  return [...(together.length > 0 ? [together] : []), ...tests.filter((test) => test.rebootsAlone).map((test) => [test])];
+  const groups = new Map<string, RebootTest[]>([['', []]]);
+  for (const test of tests) {
+    const group = test.rebootGroup ?? '';
+    groups.set(group, [...(groups.get(group) ?? []), test]);
+  }
+  return [...groups.values()].filter((batch) => batch.length > 0);
 }
 
 /**

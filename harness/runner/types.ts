@@ -149,10 +149,12 @@ export interface RebootTest<Prepared = unknown> extends TestBase {
   beforeReboot(t: TestContext): Promise<Prepared>;
   afterReboot(t: TestContext, prepared: Prepared): Promise<void>;
   /**
-   * Why this test must not share its reboot (it wipes what the others'
-   * preparations live on): it then reboots in a batch of its own.
+   * Tests of one group share a reboot; tests without a group share the
+   * suite's common one. A test whose reboot wipes what the others'
+   * preparations live on (a factory reset) names a group of its own, and a
+   * test indifferent to that wipe may join it.
    */
-  rebootsAlone?: string;
+  rebootGroup?: string;
 }
 
 export type TestDefinition = PlainTest | RebootTest;

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { acrossReboot, defineTests, type TestContext } from 'dutlab';
 import { byState, escapeRegExp, fillVolume, loadBusybox, mountAt, scratchContainer, scratchVolume, volumeMd5, waitForEngine } from 'dutlab/balena';
 
+/** The reboot of the factory reset, and of the tests it does not disturb. */
+const FACTORY_RESET = 'factory reset';
+
 /**
  * The line e2fsck ends a full check of a filesystem with, named by its
  * label: "resin-state: 12/16384 files (0.0% non-contiguous), 9514/65536
@@ -61,6 +64,8 @@ export default defineTests(
   }),
   acrossReboot({
     title: 'fsck checks every ext4 partition marked with errors at the next boot and leaves each clean',
+    // It judges superblocks, which a factory reset (it empties partitions, it does not format them) leaves alone.
+    rebootGroup: FACTORY_RESET,
     async beforeReboot(t) {
       // As balena's test: each superblock marked as holding errors
       // (force_fsck). The kernel may clear that mark when it unmounts a
@@ -132,7 +137,8 @@ export default defineTests(
   }),
   acrossReboot({
     title: 'removing remove_me_to_reset wipes engine data and persistent state at the next boot, the flags come back and the engine is healthy',
-    rebootsAlone: 'it wipes the engine data and the state partition, where the other tests keep what their reboot must not lose',
+    // It wipes the engine data and the persistent state, where other tests keep what their reboot must not lose.
+    rebootGroup: FACTORY_RESET,
     async beforeReboot(t) {
       await t.sh('test -e /mnt/data/remove_me_to_reset && test -e /mnt/state/remove_me_to_reset');
       await waitForEngine(t);
