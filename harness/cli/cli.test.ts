@@ -37,7 +37,7 @@ test('bad input exits 2 with a message naming the flag or file', async (t) => {
 test('every command answers --help with its flags, their defaults and an example; a misspelt flag or command names the closest one', async (t) => {
   const top = await execa('node', [dutlab, '--help']);
   const commands = [...top.stdout.matchAll(/^ {2}dutlab (\w+)/gm)].map((m) => m[1] ?? '');
-  t.deepEqual(commands, ['run', 'boot', 'exec', 'image', 'boards']);
+  t.deepEqual(commands, ['run', 'boot', 'exec', 'image', 'boards', 'cache']);
   for (const command of commands) {
     const help = await execa('node', [dutlab, command, ...(command === 'image' ? ['build'] : []), '--help']);
     t.regex(help.stdout, new RegExp(`^usage: dutlab ${command} `), command);
