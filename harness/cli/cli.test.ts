@@ -110,18 +110,6 @@ test.serial('bad input to dutlab run is refused before any work, naming the file
   await rm(dir, { recursive: true, force: true });
 });
 
-test.serial('dutlab exec boots the image, runs the command and exits with its exit code', async (t) => {
-  const image = (await buildImages()).versions[0]?.image.path ?? '';
-  // Cold, for a boot: the golden snapshot path of the CLI is taken by the runs of harness/faults.
-  const result = await execa('node', [dutlab, 'exec', '--cold', '--image', image, '--transport', 'serial', '--', 'cat /etc/issue; exit 3'], {
-    reject: false,
-    timeout: 10 * 60_000,
-  });
-  t.is(result.exitCode, 3, result.stderr);
-  t.regex(result.stdout, /^balenaOS \d/);
-  t.regex(result.stderr, /\]\s+booting\n.*\]\s+ready/);
-});
-
 test.serial('a harness killed with SIGKILL while its DUT boots leaves no QEMU behind', async (t) => {
   const image = (await buildImages()).versions[0]?.image.path ?? '';
   const child = execa('node', [dutlab, 'boot', '--cold', '--image', image], { reject: false, buffer: false });

@@ -116,7 +116,8 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
 /** Starts `dutlab run`, waits until `ready(stdout, stderr)` holds, then sends `signal`. */
 async function interruptWhen(args: string[], ready: (out: string, err: string) => boolean, signal: NodeJS.Signals) {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'));
-  const child = execa('node', [dutlab, 'run', ...args, '--reports', reports], { reject: false, buffer: { stdout: true, stderr: true } });
+  // Cold: the moments these tests interrupt at are a boot's, which a golden snapshot would skip.
+  const child = execa('node', [dutlab, 'run', '--cold', ...args, '--reports', reports], { reject: false, buffer: { stdout: true, stderr: true } });
   let out = '';
   let err = '';
   await new Promise<void>((resolve, reject) => {
@@ -159,8 +160,7 @@ async function checkInterrupted(t: import('ava').ExecutionContext, run: Awaited<
 }
 
 test.serial('SIGTERM while the DUT boots: exit 2, every test reported as not run, no QEMU', async (t) => {
-  // Cold: the moment to interrupt is a boot's, which a golden snapshot would skip.
-  const run = await interruptWhen(['--cold', '--suite', 'os'], (_, err) => /\] booting/.test(err), 'SIGTERM');
+  const run = await interruptWhen(['--suite', 'os'], (_, err) => /\] booting/.test(err), 'SIGTERM');
   await checkInterrupted(t, run, 'SIGTERM');
   t.is(run.summary.counts.errors, run.summary.counts.total);
   t.regex(JSON.stringify(run.summary), /not run: run interrupted by SIGTERM/);

@@ -2,10 +2,10 @@
  * The DUT lifecycle against the reference image in real QEMU (TCG here):
  * boot to ready (saving a golden snapshot), commands with exit codes over
  * the serial console and SSH, files both ways; then a DUT resuming from that
- * snapshot, and QEMU refusing a spoilt one. Reboots are exercised by the os
- * suite's tests in the CI subset, a hard reset (a power cycle through a
- * plug) in the rig's test; faults (panic, reset, a hung reboot) and the
- * recovery from them in harness/faults/.
+ * snapshot, QEMU refusing a spoilt one, and `dutlab exec` resuming it.
+ * Reboots are exercised by the os suite's tests in the CI subset, a hard
+ * reset (a power cycle through a plug) in the rig's test; faults (panic,
+ * reset, a hung reboot) and the recovery from them in harness/faults/.
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
@@ -31,8 +31,8 @@ test.before(async () => {
   const image = built.versions[0]?.image.path;
   if (!image) throw new Error('no image built');
   golden = new GoldenCache(await mkdtemp(path.join(tmpdir(), 'dutlab-golden-')));
-  // A container image on a media disk: part of what the golden snapshot is keyed by, and something to run after resuming.
-  options = { board: await loadBoard('qemu-x86_64'), image, bootTimeoutMs: 6 * 60_000, golden, media: [(await buildBusybox()).path] };
+  // As `dutlab exec` makes it (no media disks), so that the last test's exec resumes the snapshot this DUT saves.
+  options = { board: await loadBoard('qemu-x86_64'), image, bootTimeoutMs: 6 * 60_000, golden };
   dut = await createDut(options);
 });
 
@@ -106,10 +106,11 @@ test.serial('a second DUT resumes from the golden snapshot: the same boot, the c
   const clock = Number((await resumed.exec('date +%s', { transport: 'serial' })).stdout);
   t.true(Math.abs(clock - Date.now() / 1000) < 10, `the DUT's clock is ${clock}, this host's ${Math.round(Date.now() / 1000)}`);
   t.is((await resumed.exec('echo over ssh', { transport: 'ssh' })).stdout, 'over ssh\n');
-  const run = await resumed.exec(
-    'balena-engine load -q -i /dev/disk/by-id/virtio-dutlab-media0 >/dev/null && balena-engine run --rm dutlab/busybox sh -c "echo ran at $(date +%s)"',
-    { transport: 'ssh', timeoutMs: 180_000 },
-  );
+  await resumed.put((await buildBusybox()).path, '/mnt/data/busybox.tar', { transport: 'ssh' });
+  const run = await resumed.exec('balena-engine load -q -i /mnt/data/busybox.tar >/dev/null && balena-engine run --rm dutlab/busybox sh -c "echo ran at $(date +%s)"', {
+    transport: 'ssh',
+    timeoutMs: 180_000,
+  });
   t.is(run.exitCode, 0, run.stderr);
   t.true(Math.abs(Number(/ran at (\d+)/.exec(run.stdout)?.[1]) - Date.now() / 1000) < 30, run.stdout);
 });
@@ -122,10 +123,22 @@ test.serial('QEMU refuses to resume a saved state that holds no machine state, a
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', path.resolve(options.image), '-F', 'raw', path.join(spoilt, 'disk.qcow2')]);
   await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', findUefiFirmware().varsTemplate, path.join(spoilt, 'efivars.qcow2')]);
   for (const file of ['disk.qcow2', 'efivars.qcow2']) await execa('qemu-img', ['snapshot', '-c', 'dutlab-golden', path.join(spoilt, file)]);
-  // The same media as the saved machine: QEMU must get as far as the snapshot itself.
-  const board = await bindBoard(await loadBoard('qemu-x86_64'), { dir: await tempDir(t, 'board'), ...(options.media ? { media: options.media } : {}) });
+  const board = await bindBoard(await loadBoard('qemu-x86_64'), { dir: await tempDir(t, 'board') });
   t.teardown(() => board.power.off());
   await board.snapshot?.resumeFrom(spoilt, options.image);
   const refused = await t.throwsAsync(board.power.on());
   t.regex(`${refused?.message}\n${(refused as { excerpt?: string } | undefined)?.excerpt ?? ''}`, /disk-only snapshot/i);
+});
+
+test.serial('dutlab exec resumes the golden snapshot of the same image, board and provisioning, runs the command and exits with its exit code', async (t) => {
+  const dutlab = path.resolve('bin/dutlab.js');
+  const result = await execa('node', [dutlab, 'exec', '--image', options.image, '--transport', 'serial', '--', 'cat /etc/issue; exit 3'], {
+    env: { DUTLAB_GOLDEN_DIR: golden.root },
+    reject: false,
+    timeout: 10 * 60_000,
+  });
+  t.is(result.exitCode, 3, result.stderr);
+  t.regex(result.stdout, /^balenaOS \d/);
+  t.regex(result.stderr, /\]\s+writing-medium\n.*\]\s+restoring\n.*\]\s+ready/);
+  t.notRegex(result.stderr, /booting/);
 });
