@@ -35,6 +35,8 @@ const SETTLED = new Set(['idle', 'ready', 'off', 'broken']);
 const BOOT_ID = 'cat /proc/sys/kernel/random/boot_id';
 /** A resumed state answers in seconds (0.6–1.9 s measured); past this it is not going to. */
 const RESUME_TIMEOUT_MS = 60_000;
+/** What ends a golden save as the boot's failure rather than as a state not saved. */
+const BOOT_FAULTS = new Set(['panic', 'reset', 'process', 'console-lost']);
 /** How long a first boot may take to finish before its state is saved; past it, nothing is saved. */
 const GOLDEN_SETTLE_MS = 2 * 60_000;
 
@@ -224,12 +226,12 @@ export class Dut {
     return String(this.actor.getSnapshot().value);
   }
 
-  /** The first unrecoverable error, if the DUT latched broken. */
   /** The boot id of the boot the harness is logged in to (/proc/sys/kernel/random/boot_id), once known. */
   get currentBoot(): string | undefined {
     return this.bootId;
   }
 
+  /** The first unrecoverable error, if the DUT latched broken. */
   get cause(): DutError | undefined {
     return this.actor.getSnapshot().context.cause;
   }
@@ -607,7 +609,9 @@ export class Dut {
   /**
    * After the first boot: waits for the boot to finish (systemd says running
    * or degraded), drops SSH so that no session is frozen in the state, and
-   * saves the board's state. A failure is noted, never the boot's failure.
+   * saves the board's state. A state that could not be saved is noted, not
+   * the boot's failure; a fault on the way (a panic, a reset) is the boot's,
+   * and a state saved across one is dropped.
    */
   private async saveGolden(): Promise<void> {
     const cache = this.options.golden;
@@ -622,10 +626,16 @@ export class Dut {
       if (!/^(running|degraded)$/.test(state)) throw new DutError('not-ready', `the boot did not finish (systemd says "${state}")`, { dut: this.name, step: 'golden' });
       await this.dropSsh();
       const entry = await cache.store(this.name, golden.parts, this.runKey, (dir) => snapshot.save(dir));
+      const fault = this.faultSince(started);
+      if (fault) {
+        await cache.forget(entry.key);
+        throw fault.error;
+      }
       this.transcript.info(`golden snapshot ${entry.key} saved in ${Math.round((Date.now() - started) / 100) / 10} s (systemd ${state}): ${entry.dir}, ${Math.round(entry.bytes / 2 ** 20)} MiB`);
       await this.setClock('golden');
     } catch (error) {
       this.transcript.info(`golden snapshot ${golden.key} not saved: ${error instanceof Error ? error.message : String(error)}`);
+      if (this.faultSince(started) || (error instanceof DutError && BOOT_FAULTS.has(error.kind))) throw error;
     }
   }
 

@@ -309,12 +309,17 @@ export const lifecycle = setup({
         ],
       },
     },
-    // Never fails the boot: the actor notes why a state was not saved, and the DUT carries on.
+    // A state that could not be saved is noted by the actor and the DUT carries on; a fault
+    // meanwhile (a panic, a reset) is the boot's, as while booting: the DUT is power-cycled.
     'saving-golden': {
+      on: { FAULT: [{ guard: 'canRetryBoot', target: 'power-cycling', actions: ['goldenSaved', 'countBoot'] }, { target: 'broken', actions: ['goldenSaved', 'latch'] }] },
       invoke: {
         src: 'saveGolden',
         onDone: { target: 'ready', actions: ['goldenSaved', 'resolvePending'] },
-        onError: { target: 'ready', actions: ['goldenSaved', 'resolvePending'] },
+        onError: [
+          { guard: 'canRetryBoot', target: 'power-cycling', actions: ['goldenSaved', 'countBoot'] },
+          { target: 'broken', actions: ['goldenSaved', 'latch'] },
+        ],
       },
     },
     'power-cycling': {

@@ -456,3 +456,19 @@ test('an interrupt during a shared reboot reports every prepared test as not fin
   t.deepEqual(results, ['one:error', 'two:error']);
   for (const unfinished of summary.suites[0].tests) t.regex(unfinished.message, /^not finished: run interrupted by SIGINT/);
 });
+
+test('a fault in a later test\'s first part is that test\'s; a test prepared before it went through that recovery, so it is not checked (boot-lost), and the rest share the reboot', async (t) => {
+  const { dut, fake, record } = fakeDut((command) => {
+    if (command === 'prepare second') fake.fault(new DutError('panic', 'Kernel panic - not syncing: test', { dut: 'fake' }));
+    return {};
+  });
+  const { results, summary } = await run([suite('a', [sharing('first'), sharing('second'), sharing('third')])], dut);
+  t.deepEqual(results, ['second:fail', 'first:error', 'third:pass']);
+  const first = summary.suites[0].tests.find((x: { title: string }) => x.title === 'first');
+  t.is(first.cause, 'boot-lost');
+  t.regex(first.message, /it ended with a fault \(panic: .*\) before the shared reboot/);
+  t.deepEqual(
+    record.commands.filter((c) => /^(prepare|reboot|check|undo)/.test(c)),
+    ['prepare first', 'prepare second', 'undo second', 'prepare third', 'undo first', 'reboot', 'check third', 'undo third'],
+  );
+});

@@ -33,13 +33,14 @@ export function rebootBatches(tests: RebootTest[]): RebootTest[][] {
  * Runs every test's `beforeReboot`, reboots the DUT once, then each test's
  * `afterReboot` in order. A test whose first part did not pass ends there.
  * A failed reboot is every prepared test's verdict. A fault in one test's
- * second part is that test's; the tests after it are not checked, as an
- * error, since the boot they were prepared for is gone (the DUT was
- * recovered), but their teardowns still run.
+ * part is that test's; the tests whose preparation or check comes after it
+ * are not checked, as an error, since the boot they were prepared for is
+ * gone (the DUT was recovered), but their teardowns still run.
  */
 export async function runRebootBatch(env: TestEnv, suite: LoadedSuite, tests: RebootTest[], gate: BatchGate): Promise<void> {
   const { dut } = env;
-  const prepared: { run: TestRun; test: RebootTest; value: unknown }[] = [];
+  // Each prepared test with the boot its preparation lives in, and when it was done.
+  const ready: { run: TestRun; test: RebootTest; value: unknown; boot: string | undefined; at: number }[] = [];
   for (const test of tests) {
     const blocked = gate.blocked(test);
     if (blocked) {
@@ -53,8 +54,15 @@ export async function runRebootBatch(env: TestEnv, suite: LoadedSuite, tests: Re
       value = await test.beforeReboot(t);
     }, 'before the reboot');
     if (env.signal?.aborted) return;
-    if (outcome === undefined) prepared.push({ run, test, value });
+    if (outcome === undefined) ready.push({ run, test, value, boot: dut.currentBoot, at: Date.now() });
     else gate.report(await run.finish(outcome));
+  }
+  // A fault in a later test's first part (and the recovery after it) took an earlier preparation through a boot of its own.
+  const prepared: typeof ready = [];
+  for (const entry of ready) {
+    const lost = bootLost(env, entry.boot, entry.at, 'before the shared reboot');
+    if (lost) gate.report(await entry.run.finish(lost));
+    else prepared.push(entry);
   }
   if (prepared.length === 0) return;
 
@@ -80,17 +88,17 @@ export async function runRebootBatch(env: TestEnv, suite: LoadedSuite, tests: Re
     let outcome: unknown;
     if (stop) outcome = new TestSkipped(stop);
     else if (rebootError !== undefined) outcome = rebootError;
-    else outcome = bootLost(env, boot, rebootEnded) ?? (await run.part((t) => test.afterReboot(t, value), 'after the reboot'));
+    else outcome = bootLost(env, boot, rebootEnded, "in an earlier test's check") ?? (await run.part((t) => test.afterReboot(t, value), 'after the reboot'));
     if (env.signal?.aborted) return;
     const shared = prepared.length > 1 ? `the reboot shared by ${prepared.length} tests: ` : 'the reboot: ';
     gate.report(await run.finish(outcome, outcome === rebootError ? shared : ''));
   }
 }
 
-/** Why the DUT is no longer in the boot the batch rebooted into, if it is not. */
-function bootLost({ dut }: TestEnv, boot: string | undefined, since: number): DutError | undefined {
+/** Why the DUT is no longer in `boot` (a fault since `since`, or another boot), if it is not; `when` says where that happened. */
+function bootLost({ dut }: TestEnv, boot: string | undefined, since: number, when: string): DutError | undefined {
   const fault = dut.faultSince(since);
   if (!fault && dut.currentBoot === boot) return undefined;
-  const why = fault ? `it ended with a fault (${fault.error.kind}: ${fault.error.reason}) in an earlier test's check` : `an earlier test's check left it (boot ${dut.currentBoot ?? 'unknown'} now)`;
-  return new DutError('boot-lost', `not checked: the boot this test was prepared for is gone: ${why}`, { dut: dut.name, step: 'after the reboot' });
+  const why = fault ? `it ended with a fault (${fault.error.kind}: ${fault.error.reason}) ${when}` : `the DUT is in boot ${dut.currentBoot ?? 'unknown'} now, ${when}`;
+  return new DutError('boot-lost', `not checked: the boot this test was prepared for is gone: ${why}`, { dut: dut.name, step: 'shared reboot' });
 }
