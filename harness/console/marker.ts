@@ -11,19 +11,30 @@
  * made-up marker, or a prompt the user changed, cannot end it early.
  *
  * The subshell keeps the session alive whatever the command does: `exit 3`
- * reports 3, `set -e` or a syntax error cannot kill the login shell. The
- * price: `cd` and `export` do not carry over to the next command. stdin is
- * /dev/null so a command that reads input cannot swallow the next command.
+ * reports 3, `set -e` or a syntax error cannot kill the login shell, and
+ * `cd` or `export` do not carry over to the next command. Its fork is most of
+ * a round trip under TCG, so a command that cannot change the shell's state
+ * (shell-state.ts) runs in a brace group of the login shell instead: same
+ * markers, same exit code. stdin is /dev/null either way so a command that
+ * reads input cannot swallow the next command. Only bash gets the brace
+ * group: dash and busybox ash drop the rest of an interactive line at a
+ * syntax error in `eval`, end marker included, where bash returns 2.
  */
 import { randomInt } from 'node:crypto';
 import type { Reader, ReadResult } from './console.ts';
 import { KernelLineFilter } from './kmsg.ts';
 import { shellQuote } from './quote.ts';
+import { touchesShellState } from './shell-state.ts';
 
 const RUN = '__dutlab_run';
+const RUN_HERE = '__dutlab_here';
 
-/** Shell code defining the run function; POSIX sh (bash, dash, busybox ash). */
-export const DEFINE_RUN = `${RUN}() { printf '\\n%s:S\\n' "$1"; (eval "$2") </dev/null; printf '\\n%s:E:%d\\n' "$1" "$?"; }`;
+/** Shell code defining the run functions; POSIX sh (bash, dash, busybox ash). */
+export const DEFINE_RUN = [
+  `${RUN}() { printf '\\n%s:S\\n' "$1"; (eval "$2") </dev/null; printf '\\n%s:E:%d\\n' "$1" "$?"; }`,
+  `if [ -n "\${BASH_VERSION-}" ]; then ${RUN_HERE}() { printf '\\n%s:S\\n' "$1"; { eval "$2"; } </dev/null; printf '\\n%s:E:%d\\n' "$1" "$?"; }`,
+  `else ${RUN_HERE}() { ${RUN} "$@"; }; fi`,
+].join('; ');
 
 // No vowels: a marker cannot spell ERROR, FAIL or WARN for a log grep to find.
 const ALPHABET = 'bcdfghjkmnpqrstvwxz23456789';
@@ -37,7 +48,8 @@ export function newMarker(): string {
 /** The input line(s) that run `command` under `marker`. */
 export function commandLine(marker: string, command: string): string {
   const half = marker.length >> 1;
-  return `${RUN} '${marker.slice(0, half)}''${marker.slice(half)}' ${shellQuote(command)}\n`;
+  const run = touchesShellState(command) ? RUN : RUN_HERE;
+  return `${run} '${marker.slice(0, half)}''${marker.slice(half)}' ${shellQuote(command)}\n`;
 }
 
 export interface Completion {

@@ -122,6 +122,17 @@ for (const [name, argv] of SHELLS) {
     t.is(reader.output, 'cat-done\n');
     t.is(next.output, 'next\n');
   });
+
+  test(`${name}: a command that cannot change the shell runs in it (bash only), one that could in a subshell`, async (t) => {
+    const shell = await ptyShell(t, argv);
+    // A child's parent is the login shell only when no subshell stood between them.
+    const parents = async (command: string): Promise<string[]> => (await shell.runOk(command)).output.trim().split('\n');
+    const [child, login] = await parents("sh -c 'echo $PPID'; echo $$");
+    if (name === 'bash') t.is(child, login);
+    else t.not(child, login);
+    const [subChild, subLogin] = await parents("x=1; sh -c 'echo $PPID'; echo $$");
+    t.not(subChild, subLogin);
+  });
 }
 
 test('bash: concurrent callers get their own results', async (t) => {

@@ -57,7 +57,7 @@ export class FakeDut {
 }
 
 /** A run line of the marker protocol, as the harness sends it. */
-export const RUN_LINE = /__dutlab_run '(\w+)''(\w+)' (.*)$/;
+export const RUN_LINE = /__dutlab_(?:run|here) '(\w+)''(\w+)' (.*)$/;
 
 /** What a shell prints for a command: the markers around its output, `\n` as `\r\n`. */
 export function framed(marker: string, output: string, exitCode: number): string {
