@@ -14,6 +14,7 @@ debs=(
   libxml2-utils                               # xmllint: validates junit.xml against the strict Ant schema in the report tests
   openssh-server                              # a private loopback sshd for the SSH transport tests
   chrony dnsmasq-base                         # NTP and DNS servers the network and time tests start on the host
+  python3-pexpect python3-labgrid openssh-client  # the bench's baselines: plain pexpect, labgrid, OpenSSH with a control master
 )
 missing=()
 for deb in "${debs[@]}"; do

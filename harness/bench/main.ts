@@ -1,62 +1,133 @@
 /**
- * `npm run bench`: the figures the harness is judged by, measured on this
- * machine with the reference image under real QEMU. Prints a table; asserts
- * nothing (tests assert behaviour, benchmarks print figures).
+ * `npm run bench`: dutlab side by side with the limits and with its peers,
+ * on this machine, with the reference image under real QEMU. Each comparison
+ * is measured in one run, turns interleaved, and reported as medians and
+ * ratios against the issue's goals, in bench/RESULTS.md and results.json.
+ * Asserts nothing: tests assert behaviour, benchmarks print figures.
  *
- *   boot: QEMU start → login prompt on the console, → shell ready (harness), → engine answering
- *   serial exec round trip: median and p90 of 100 `true`
- *   ssh exec round trip: median and p90 of 100 `true`
- *   KVM probe: verdict and duration
- *   flash: the image onto an 8 GiB card file, raw, with its block map, and from .xz (flash.ts)
+ *   boot    raw QEMU to its login prompt, dutlab cold boot to ready, dutlab restore to ready
+ *   serial  `true` through dutlab's console engine, plain pexpect, labgrid's ShellDriver
+ *   ssh     `true` through dutlab's SSH transport, OpenSSH with a control master
+ *   flash   the image onto an 8 GiB card file, raw, with its block map, from .xz
+ *
+ * Options: --only boot,serial,ssh,flash  --reps N (boots per kind, default 3)
+ *          --turns N (interleaved turns, default 3)  --rounds N (commands per turn, default 100)
  */
-import { loadBoard } from '../boards/index.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadBoard, type QemuBoard } from '../boards/index.ts';
 import { createDut } from '../dut/create.ts';
-import { runKvmProbe } from '../qemu/index.ts';
+import { GoldenCache } from '../dut/golden-cache.ts';
+import { hostKey, kvmProbe } from '../qemu/kvm-probe.ts';
+import { resolveAccel } from '../qemu/index.ts';
 import { buildImages } from '../../images/build.ts';
+import { dutlabBootToReady, rawQemuToLoginPrompt } from './boot.ts';
 import { flashRows } from './flash.ts';
+import { describeMachine, ratio, renderTable, saveResults, type BenchResults } from './results.ts';
+import { serialRoundTrips } from './serial.ts';
+import { sshRoundTrips } from './ssh.ts';
+import { figure } from './stats.ts';
 
-const ROUNDS = 100;
+const SECTIONS = ['boot', 'serial', 'ssh', 'flash'] as const;
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', default: SECTIONS.join(',') },
+    reps: { type: 'string', default: '3' },
+    turns: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '100' },
+  },
+});
+const only = new Set(values.only.split(','));
+for (const name of only) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`--only: no section "${name}" (${SECTIONS.join(', ')})`);
+const [reps, turns, rounds] = [values.reps, values.turns, values.rounds].map((value) => Number.parseInt(value, 10)) as [number, number, number];
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-async function timeRounds(run: () => Promise<unknown>): Promise<{ median: number; p90: number }> {
-  const times: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const started = performance.now();
-    await run();
-    times.push(performance.now() - started);
-  }
-  return { median: percentile(times, 50), p90: percentile(times, 90) };
-}
-
-const rows: [string, string][] = [];
-const probe = await runKvmProbe({});
-rows.push(['KVM probe', `${probe.usable ? 'kvm usable' : 'kvm not usable → tcg'} in ${Math.round(probe.durationMs ?? 0)} ms (${probe.reason})`]);
-
+const board = await loadBoard('qemu-x86_64');
+if (board.kind !== 'qemu') throw new Error('the bench board qemu-x86_64 is not a QEMU board');
+const qemuBoard: QemuBoard = board;
 const image = (await buildImages()).versions[0]?.image.path;
-if (!image) throw new Error('no image');
-rows.push(...(await flashRows(image)));
-const dut = await createDut({ board: await loadBoard('qemu-x86_64'), image });
+if (!image) throw new Error('the image build made no image');
+
+const results: BenchResults = {
+  date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  machine: describeMachine((await hostKey()).qemu, (await resolveAccel(board.qemu.accel)).accel),
+  figures: {},
+  ratios: [],
+  notes: [],
+};
+const say = (text: string): void => void process.stderr.write(`bench: ${text}\n`);
+// A cache of its own: the restores measured are of a state this run saved, and nothing of the user's is pruned.
+const goldenDir = await mkdtemp(path.join(tmpdir(), 'dutlab-bench-golden-'));
+const golden = new GoldenCache(goldenDir);
+
 try {
-  await dut.boot();
-  // Power-on launches QEMU: from there to the first login prompt the console
-  // recorded (every byte is timestamped as it arrives), and to a usable shell.
-  const launched = dut.timeline.entries.find((e) => e.state === 'powering-on')?.at ?? 0;
-  const ready = dut.timeline.entries.find((e) => e.state === 'ready')?.at ?? 0;
-  const prompt = dut.transcript.entries.find((e) => e.stream === 'target' && /login: *$/m.test(e.data));
-  rows.push(['QEMU start → login prompt (console)', prompt ? `${((prompt.t - launched) / 1000).toFixed(1)} s` : 'not seen']);
-  rows.push(['QEMU start → shell ready (harness)', `${((ready - launched) / 1000).toFixed(1)} s`]);
-  while ((await dut.exec('balena-engine info >/dev/null 2>&1', { transport: 'serial' })).exitCode !== 0) await new Promise((r) => setTimeout(r, 250));
-  rows.push(['QEMU start → engine answering', `${((Date.now() - launched) / 1000).toFixed(1)} s`]);
-  const serial = await timeRounds(() => dut.exec('true', { transport: 'serial' }));
-  rows.push([`serial exec round trip (${ROUNDS}× true)`, `median ${serial.median.toFixed(1)} ms, p90 ${serial.p90.toFixed(1)} ms`]);
-  const sshTimes = await timeRounds(() => dut.exec('true', { transport: 'ssh' }));
-  rows.push([`ssh exec round trip (${ROUNDS}× true)`, `median ${sshTimes.median.toFixed(1)} ms, p90 ${sshTimes.p90.toFixed(1)} ms`]);
+  const probe = await kvmProbe({});
+  results.notes.push(['KVM probe', `${probe.usable ? 'kvm usable' : 'kvm not usable → tcg'} in ${Math.round(probe.durationMs ?? 0)} ms (${probe.reason})`]);
+
+  if (only.has('boot')) {
+    const raw: number[] = [];
+    const cold: number[] = [];
+    for (let rep = 0; rep < reps; rep++) {
+      say(`boot ${rep + 1}/${reps}: raw QEMU`);
+      raw.push(await rawQemuToLoginPrompt(qemuBoard, image));
+      say(`boot ${rep + 1}/${reps}: dutlab cold`);
+      cold.push((await dutlabBootToReady(qemuBoard, image)).ms);
+    }
+    results.figures['boot: raw QEMU start → login prompt'] = figure(raw);
+    results.figures['boot: dutlab cold, boot() → ready'] = figure(cold);
+  }
+  if (only.has('boot') || only.has('serial') || only.has('ssh')) {
+    say('saving the golden state (a cold boot, settled)');
+    const primed = await dutlabBootToReady(qemuBoard, image, golden);
+    results.notes.push(['first boot with the golden save (boot() → ready, includes waiting for the boot to finish)', `${(primed.ms / 1000).toFixed(1)} s`]);
+  }
+  if (only.has('boot')) {
+    const restored: number[] = [];
+    for (let rep = 0; rep < reps; rep++) {
+      say(`boot ${rep + 1}/${reps}: dutlab restore`);
+      const boot = await dutlabBootToReady(qemuBoard, image, golden);
+      if (boot.path !== 'restored') throw new Error('the restore benchmark booted cold: the golden state did not resume');
+      restored.push(boot.ms);
+    }
+    results.figures['boot: dutlab restore, boot() → ready'] = figure(restored);
+    results.ratios.push(
+      ...ratio('restore to ready / cold boot to ready', results.figures['boot: dutlab restore, boot() → ready'], results.figures['boot: dutlab cold, boot() → ready'], 0.1),
+      ...ratio('dutlab cold boot to ready / raw QEMU to login prompt', results.figures['boot: dutlab cold, boot() → ready'], results.figures['boot: raw QEMU start → login prompt'], 1.05),
+    );
+  }
+  const entry = (await golden.list())[0];
+  if (only.has('serial') && entry) {
+    say(`serial: ${turns} turns of ${rounds} × true each for dutlab, pexpect, labgrid`);
+    const serial = await serialRoundTrips(qemuBoard, entry, turns, rounds);
+    results.figures['serial true: dutlab console engine'] = figure(serial.dutlab);
+    results.figures['serial true: pexpect (the limit)'] = figure(serial.pexpect);
+    results.figures['serial true: labgrid ShellDriver'] = figure(serial.labgrid);
+    results.ratios.push(
+      ...ratio('serial: dutlab / pexpect', results.figures['serial true: dutlab console engine'], results.figures['serial true: pexpect (the limit)'], 2),
+      ...ratio('serial: dutlab / labgrid', results.figures['serial true: dutlab console engine'], results.figures['serial true: labgrid ShellDriver'], 0.1),
+    );
+  }
+  if (only.has('ssh') && entry?.runKey) {
+    say(`ssh: ${turns} turns of ${rounds} × true each for dutlab, OpenSSH`);
+    const dut = await createDut({ board: qemuBoard, image, golden });
+    try {
+      await dut.boot();
+      const ssh = await sshRoundTrips(dut, entry.runKey, turns, rounds);
+      results.figures['ssh true: dutlab dut.exec'] = figure(ssh.dutlab);
+      results.figures['ssh true: OpenSSH client, control master'] = figure(ssh.openssh);
+      results.figures['serial true: dutlab dut.exec (through the DUT lifecycle)'] = figure(ssh.dutSerial);
+      results.ratios.push(...ratio('ssh: dutlab / OpenSSH with a control master', results.figures['ssh true: dutlab dut.exec'], results.figures['ssh true: OpenSSH client, control master'], 1.5));
+    } finally {
+      await dut.close();
+    }
+  }
+  if (only.has('flash')) {
+    say('flash');
+    results.notes.push(...(await flashRows(image)));
+  }
 } finally {
-  await dut.close();
+  await rm(goldenDir, { recursive: true, force: true });
 }
-const width = Math.max(...rows.map(([k]) => k.length));
-for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
+process.stdout.write(renderTable(results));
+say(`saved ${await saveResults(results)}`);

@@ -280,7 +280,7 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
 }
 
 /** The internal snapshot (savevm) a saved state's disk and NVRAM hold. */
-const SAVED_STATE = 'dutlab-golden';
+export const SAVED_STATE = 'dutlab-golden';
 
 /** The internal disk an installer writes: room for a balenaOS image, sparse until written. */
 const INTERNAL_DISK_BYTES = 8 * 2 ** 30;
