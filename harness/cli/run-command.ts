@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.ts';
 import { untilAborted } from '../proc/abort.ts';
 import { Reporter } from '../report/index.ts';
 import { loadSuite } from '../runner/discover.ts';
+import { ISOLATIONS, type Isolation } from '../runner/isolation.ts';
 import { loadRunConfig, toRegExp, type RunConfig } from '../runner/run-config.ts';
 import { writeSerialLog } from '../runner/artifacts.ts';
 import { runSuites } from '../runner/run.ts';
@@ -58,6 +59,11 @@ interrupted run.`,
     wait: dutFlags.wait,
     login: dutFlags.login,
     cold: dutFlags.cold,
+    isolate: {
+      type: 'string',
+      value: 'test|suite|none',
+      help: 'rewind the DUT to its golden snapshot before each test, each suite (default) or never; tests that reboot still reboot for real',
+    },
   },
   examples: ['dutlab run --suite os --grep engine', 'dutlab run --board lab-rpi4 --image balena.img --next-hostapp next.tar --reports /srv/reports'],
   run: ({ values }, shutdown) => run(values, shutdown),
@@ -78,6 +84,7 @@ interface RunFlags {
   wait?: string | undefined;
   login: string;
   cold: boolean;
+  isolate?: string | undefined;
 }
 
 async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
@@ -90,6 +97,7 @@ async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
   const grep = values.grep ?? config.grep;
   const grepPattern = grep ? toRegExp(grep, '--grep') : undefined;
   const knownFlaky = (config.knownFlaky ?? []).map((p, i) => toRegExp(p, `${values.config}: knownFlaky[${i}]`));
+  const isolate = isolationOption(values.isolate ?? config.isolate ?? 'suite', values.isolate !== undefined ? '--isolate' : `${values.config}: isolate`);
   const loaded = await loadBoard(values.board);
   const given = await checkImages(values.image, values['next-hostapp'], values['current-hostapp']);
   const login = loginOption(values.login, given?.developmentMode);
@@ -148,6 +156,7 @@ async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
       ...(grepPattern ? { grep: grepPattern } : {}),
       ...((values.bail ?? config.bail) ? { bail: true } : {}),
       knownFlaky,
+      isolate,
       signal: shutdown,
       log: (message) => process.stderr.write(`${message}\n`),
     });
@@ -242,4 +251,9 @@ async function pointLatest(reports: string, runId: string): Promise<void> {
   const latest = path.join(reports, 'latest');
   await rm(latest, { force: true });
   await symlink(runId, latest);
+}
+
+function isolationOption(value: string, where: string): Isolation {
+  if (!(ISOLATIONS as readonly string[]).includes(value)) throw new ConfigError(where, `must be one of ${ISOLATIONS.join(', ')} (got "${value}")`);
+  return value as Isolation;
 }

@@ -228,6 +228,18 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
           await current.qmp.cont();
         }
       },
+      // loadvm on the running QEMU: the same process, pty and forwarded ports; the guest's own TCP sessions are from the saved moment.
+      async rewind() {
+        const current = await running();
+        if (!current) throw new DutError('power', 'QEMU is not running: there is nothing to rewind', { dut: board.name, step: 'rewind' });
+        await current.qmp.stop();
+        try {
+          const said = (await current.qmp.hmp(`loadvm ${SAVED_STATE}`, { timeoutMs: 5 * 60_000 })).trim();
+          if (said) throw new DutError('tool', `loadvm ${SAVED_STATE}: ${said}`, { dut: board.name, step: 'rewind' });
+        } finally {
+          await current.qmp.cont();
+        }
+      },
       async resumeFrom(dir: string, imagePath: string) {
         image = imagePath;
         withStick = false;

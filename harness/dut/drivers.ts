@@ -120,6 +120,12 @@ export interface SnapshotDriver {
    * in `dir`, and the next power-on resumes from it. Later power-ons boot.
    */
   resumeFrom(dir: string, image: string): Promise<Medium>;
+  /**
+   * Takes the running board back to the state saved on its own medium (the
+   * one it resumed from, or saved itself): memory, disks and NVRAM, as if
+   * nothing since had happened. The board stays powered.
+   */
+  rewind(): Promise<void>;
 }
 
 /**

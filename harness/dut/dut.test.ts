@@ -25,6 +25,8 @@ import { findUefiFirmware } from '../qemu/index.ts';
 let dut: Dut;
 let options: CreateDutOptions;
 let golden: GoldenCache;
+/** The DUT that resumed from the golden snapshot, rewound by the test after it. */
+let resumedDut: Dut | undefined;
 
 test.before(async () => {
   const built = await buildImages();
@@ -96,7 +98,7 @@ test.serial('a second DUT resumes from the golden snapshot: the same boot, the c
   const savedBoot = dut.currentBoot;
   await dut.close();
   const resumed = await createDut(options);
-  t.teardown(() => resumed.close());
+  resumedDut = resumed;
   await resumed.boot();
   t.deepEqual(
     resumed.entries().map((e) => e.state),
@@ -113,6 +115,25 @@ test.serial('a second DUT resumes from the golden snapshot: the same boot, the c
   });
   t.is(run.exitCode, 0, run.stderr);
   t.true(Math.abs(Number(/ran at (\d+)/.exec(run.stdout)?.[1]) - Date.now() / 1000) < 30, run.stdout);
+});
+
+test.serial('a resumed DUT rewinds in place to its golden state, even after a real reboot: what was written is gone, the saved boot answers, the clock is now, SSH works', async (t) => {
+  const dut = resumedDut;
+  if (!dut) throw new Error('no resumed DUT: the test before did not run');
+  t.teardown(() => dut.close());
+  const savedBoot = dut.currentBoot;
+  t.true(dut.rewindable);
+  await dut.exec('touch /mnt/data/written-after-restore && sync', { transport: 'serial' });
+  await dut.reboot();
+  t.not(dut.currentBoot, savedBoot, 'a real reboot');
+  t.is((await dut.exec('test -e /mnt/data/written-after-restore', { transport: 'serial' })).exitCode, 0);
+  await dut.rewind();
+  t.deepEqual(dut.entries().map((e) => e.state).slice(-2), ['rewinding', 'ready']);
+  t.is(dut.currentBoot, savedBoot, 'the saved boot again');
+  t.is((await dut.exec('test -e /mnt/data/written-after-restore', { transport: 'serial' })).exitCode, 1, 'the file written since is gone');
+  t.is((await dut.exec('balena-engine images -q dutlab/busybox', { transport: 'ssh' })).stdout.trim(), '', 'the image loaded since is gone');
+  const clock = Number((await dut.exec('date +%s', { transport: 'serial' })).stdout);
+  t.true(Math.abs(clock - Date.now() / 1000) < 10, `the DUT's clock is ${clock}, this host's ${Math.round(Date.now() / 1000)}`);
 });
 
 test.serial('QEMU refuses to resume a saved state that holds no machine state, and says so: the DUT then forgets it and boots cold (lifecycle.test.ts)', async (t) => {

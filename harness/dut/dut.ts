@@ -6,7 +6,7 @@ import { untilAborted, within } from '../proc/abort.ts';
 import { generateRunKey, SerialTransport, SshTransport, type RunKey } from '../transports/index.ts';
 import type { ExecResult as TransportExecResult, GetOptions, PutOptions, Transport } from '../transports/types.ts';
 import { provisionMedium } from '../storage/provision.ts';
-import type { BoundBoard, Medium, NetworkDriver, NetworkEndpoint, WriteProgress } from './drivers.ts';
+import type { BoundBoard, Medium, NetworkDriver, NetworkEndpoint, SnapshotDriver, WriteProgress } from './drivers.ts';
 import { GoldenCache, type GoldenKeyParts } from './golden-cache.ts';
 import { lifecycle, type ExecRequest, type LifecycleEvent, type RebootOptions, type Reply, type WrittenMedium } from './lifecycle.ts';
 
@@ -110,6 +110,8 @@ export class Dut {
   private runKey: RunKey | undefined;
   /** The golden snapshot this DUT resumed or will save, by key. */
   private goldenKey: { key: string; parts: GoldenKeyParts } | undefined;
+  /** The board's own medium holds the golden state (resumed from, or saved by this DUT): it can rewind to it. */
+  private holdsGolden = false;
   private queue: Promise<unknown> = Promise.resolve();
   private closed: Promise<void> | undefined;
   /** Every fault of the run, in order: a test asks for those in its own time span. */
@@ -153,6 +155,7 @@ export class Dut {
         // The board is off while its medium is written: a mux switched to the host takes the card away from it.
         writeMedium: fromPromise<WrittenMedium, { resume: boolean }>(async ({ input }) => {
           await board.power.off();
+          this.holdsGolden = false;
           this.goldenKey = golden ? await this.goldenKeyFor() : undefined;
           const resumed = this.goldenKey && input.resume ? await this.resumeMedium(this.goldenKey.key) : undefined;
           if (resumed) return resumed;
@@ -164,6 +167,7 @@ export class Dut {
           return this.goldenKey ? { ...medium, golden: 'save' } : medium;
         }),
         restore: fromPromise(() => this.resume()),
+        rewind: fromPromise(() => this.rewindNow()),
         saveGolden: fromPromise(() => this.saveGolden()),
         provision: fromPromise<void, Medium>(async ({ input }) => {
           await provisionMedium(options.image, input, {
@@ -357,6 +361,21 @@ export class Dut {
         });
       }
     });
+  }
+
+  /** Whether `rewind()` can take this DUT back to a golden state: the board saves states, and this DUT resumed or saved one. */
+  get rewindable(): boolean {
+    return this.holdsGolden && this.board.snapshot !== undefined;
+  }
+
+  /**
+   * Takes the running DUT back to its golden state (the one it resumed, or
+   * saved at its first boot), logged in, clock set: test isolation. A rewind
+   * that fails rejects, and the DUT is power-cycled for whoever comes next.
+   */
+  async rewind(): Promise<void> {
+    if (!this.rewindable) throw new DutError('config', 'this DUT holds no golden state to rewind to (booted cold, or its board cannot save states)', { dut: this.name, step: 'rewind' });
+    await this.request((reply) => ({ type: 'REWIND', reply }));
   }
 
   /** Reset without asking the OS (QMP system_reset, a relay cycle); log in again. */
@@ -598,6 +617,7 @@ export class Dut {
       await this.board.power.on();
       await this.waitForShell(RESUME_TIMEOUT_MS, 'restore', 500);
       await this.setClock('restore');
+      this.holdsGolden = true;
     } catch (error) {
       if (this.goldenKey) await this.options.golden?.forget(this.goldenKey.key);
       this.transcript.info(`golden snapshot ${this.goldenKey?.key ?? '?'} did not resume: forgotten`);
@@ -631,12 +651,25 @@ export class Dut {
         await cache.forget(entry.key);
         throw fault.error;
       }
+      this.holdsGolden = true;
       this.transcript.info(`golden snapshot ${entry.key} saved in ${Math.round((Date.now() - started) / 100) / 10} s (systemd ${state}): ${entry.dir}, ${Math.round(entry.bytes / 2 ** 20)} MiB`);
       await this.setClock('golden');
     } catch (error) {
       this.transcript.info(`golden snapshot ${golden.key} not saved: ${error instanceof Error ? error.message : String(error)}`);
       if (this.faultSince(started) || (error instanceof DutError && BOOT_FAULTS.has(error.kind))) throw error;
     }
+  }
+
+  /** The rewind actor: the board back to the saved state, then taken as resumed (shell, clock, boot id). */
+  private async rewindNow(): Promise<void> {
+    const started = Date.now();
+    await this.dropSsh();
+    await (this.board.snapshot as SnapshotDriver).rewind();
+    // The saved state's boot answers, not a new one: SSH must not wait for a boot id other than the last.
+    this.bootId = undefined;
+    await this.waitForShell(RESUME_TIMEOUT_MS, 'rewind', 500);
+    await this.setClock('rewind');
+    this.transcript.info(`rewound to the golden state in ${((Date.now() - started) / 1000).toFixed(1)} s (boot ${this.bootId ?? '?'})`);
   }
 
   /** Sets the DUT's clock to this host's: a resumed state wakes at the moment it was saved. */

@@ -4,7 +4,7 @@ import { DutError } from '../errors.ts';
 import type { Medium } from './drivers.ts';
 import { lifecycle, type ExecRequest, type LifecycleEvent, type RebootOptions, type Reply, type WrittenMedium } from './lifecycle.ts';
 
-type Fakes = Partial<Record<'prepare' | 'writeMedium' | 'powerOn' | 'flash' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault' | 'restore' | 'saveGolden', () => Promise<void>>> & {
+type Fakes = Partial<Record<'prepare' | 'writeMedium' | 'powerOn' | 'flash' | 'waitForShell' | 'powerCycle' | 'reboot' | 'hardReset' | 'powerOff' | 'recoverFromFault' | 'restore' | 'saveGolden' | 'rewind', () => Promise<void>>> & {
   exec?: (request: ExecRequest) => Promise<unknown>;
   /** What writing the medium says of golden snapshots, given whether one may be resumed from. */
   golden?: (allowed: boolean) => WrittenMedium['golden'];
@@ -44,6 +44,7 @@ function start(fakes: Fakes, maxBootAttempts = 2, installer = false, golden = fa
         await (fakes.reboot ?? ok)();
       }),
       hardReset: actor('hardReset'),
+      rewind: actor('rewind'),
       powerOff: actor('powerOff'),
       recoverFromFault: fromPromise<void, DutError>(async () => {
         calls.push('recoverFromFault');
@@ -352,4 +353,22 @@ test('a fault while the first boot saves its golden snapshot is the boot\'s: the
   await dut.send((reply) => ({ type: 'BOOT', reply }));
   t.deepEqual(dut.states, ['idle', 'preparing', 'writing-medium', 'provisioning', 'powering-on', 'booting', 'saving-golden', 'power-cycling', 'booting', 'ready']);
   t.is(dut.calls.filter((c) => c === 'saveGolden').length, 1);
+});
+
+test('a rewind takes the ready DUT back to its golden state and answers; one that fails is the caller\'s error and the board is power-cycled for the next', async (t) => {
+  let fail = false;
+  const dut = start({
+    golden: (allowed) => (allowed ? 'resume' : undefined),
+    rewind: async () => {
+      if (fail) throw new DutError('tool', 'loadvm dutlab-golden: Snapshot not found', { dut: 'fake', step: 'rewind' });
+    },
+  }, 2, false, true);
+  await dut.send((reply) => ({ type: 'BOOT', reply }));
+  await dut.send((reply) => ({ type: 'REWIND', reply }));
+  t.deepEqual(dut.states.slice(-2), ['rewinding', 'ready']);
+  fail = true;
+  const error = await t.throwsAsync(dut.send((reply) => ({ type: 'REWIND', reply })), { instanceOf: DutError });
+  t.regex(error?.message ?? '', /Snapshot not found/);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.deepEqual(dut.states.slice(-4), ['rewinding', 'power-cycling', 'booting', 'ready']);
 });

@@ -16,6 +16,8 @@ import type { Medium } from './drivers.ts';
  *   provisioning → flashing → powering-on, for an installer image: it boots,
  *     writes the OS to the board's internal storage and powers the board off
  *   ready → rebooting | resetting | powering-off → off
+ *   ready → rewinding → ready: the running board back to its golden state
+ *     (test isolation); one that does not rewind is power-cycled, as a boot
  *   booting/rebooting fail → power-cycling → booting (bounded) → broken
  *   ready/busy + FAULT (a panic or reset the console saw) → recovering →
  *     ready, or power-cycling when the DUT does not come back by itself
@@ -68,6 +70,7 @@ export type LifecycleEvent =
   | { type: 'HARD_RESET'; reply: Reply }
   | { type: 'POWER_OFF'; reply: Reply }
   | { type: 'RECOVER'; reply: Reply }
+  | { type: 'REWIND'; reply: Reply }
   /** The console saw a panic or a reset nobody asked for. */
   | { type: 'FAULT'; error: DutError };
 
@@ -151,6 +154,7 @@ export const lifecycle = setup({
       throw new Error('lifecycle actor "reboot" was not provided');
     }),
     hardReset: unprovided('hardReset'),
+    rewind: unprovided('rewind'),
     powerOff: unprovided('powerOff'),
   },
   guards: {
@@ -331,7 +335,21 @@ export const lifecycle = setup({
         REBOOT: { target: 'rebooting', actions: 'hold' },
         HARD_RESET: { target: 'resetting', actions: 'hold' },
         POWER_OFF: { target: 'powering-off', actions: 'hold' },
+        REWIND: { target: 'rewinding', actions: 'hold' },
         FAULT: { target: 'recovering', actions: 'holdFault' },
+      },
+    },
+    // The harness's own step between tests: a rewind that fails is the caller's error, never a test's
+    // verdict, and the board, in a state nobody knows, is power-cycled for whoever comes next.
+    rewinding: {
+      on: { FAULT: [{ guard: 'canRetryBoot', target: 'power-cycling', actions: ['rejectWithFault', 'countBoot'] }, { target: 'broken', actions: ['rejectWithFault', 'latch'] }] },
+      invoke: {
+        src: 'rewind',
+        onDone: { target: 'ready', actions: 'resolvePending' },
+        onError: [
+          { guard: 'canRetryBoot', target: 'power-cycling', actions: ['rejectPending', 'countBoot'] },
+          { target: 'broken', actions: ['rejectPending', 'latch'] },
+        ],
       },
     },
     busy: {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import { parseValidatedYaml } from '../config/validated-yaml.ts';
 import { ConfigError } from '../errors.ts';
+import { ISOLATIONS, type Isolation } from './isolation.ts';
 
 /** A run config (`--config run.yaml`): what a farm pins for a nightly or a bug reproduction. */
 export interface RunConfig {
@@ -10,6 +11,8 @@ export interface RunConfig {
   knownFlaky?: string[];
   grep?: string;
   bail?: boolean;
+  /** Rewind to the golden snapshot before each test, suite or never (`--isolate`). */
+  isolate?: Isolation;
 }
 
 const schema = {
@@ -20,6 +23,7 @@ const schema = {
     knownFlaky: { type: 'array', items: { type: 'string', minLength: 1 } },
     grep: { type: 'string', minLength: 1 },
     bail: { type: 'boolean' },
+    isolate: { enum: ISOLATIONS },
   },
 };
 const validate = new Ajv({ allErrors: true, verbose: true }).compile(schema);

@@ -15,6 +15,7 @@ import { untilAborted } from '../proc/abort.ts';
 import { Reporter } from '../report/index.ts';
 import { tempDirs } from '../report/testing/fixtures.ts';
 import type { LoadedSuite } from './discover.ts';
+import type { Isolation } from './isolation.ts';
 import { runSuites } from './run.ts';
 import { acrossReboot, type Feature, type RebootTest, type TestDefinition } from './types.ts';
 
@@ -27,6 +28,10 @@ interface FakeDut {
   reboots: number;
   /** What the next reboot throws, if anything. */
   rebootFails?: Error;
+  /** The DUT holds a golden state; rewinds are recorded in `commands`. */
+  rewindable?: boolean;
+  /** What the next rewind throws, if anything. */
+  rewindFails?: Error;
 }
 
 type Outcome = { stdout?: string; exitCode?: number } | Error | Promise<{ stdout?: string; exitCode?: number }>;
@@ -72,6 +77,15 @@ function fakeDut(script: (command: string) => Outcome = () => ({})) {
     get currentBoot() {
       return `boot-${record.reboots}`;
     },
+    get rewindable() {
+      return record.rewindable === true;
+    },
+    async rewind() {
+      record.commands.push('rewind');
+      const failure = record.rewindFails;
+      record.rewindFails = undefined;
+      if (failure) throw failure;
+    },
     async reboot() {
       record.commands.push('reboot');
       if (record.rebootFails) throw record.rebootFails;
@@ -101,7 +115,7 @@ function suite(name: string, tests: TestDefinition[], requires?: LoadedSuite['de
 const temp = tempDirs('dutlab-run-');
 test.after.always(() => temp.cleanup());
 
-async function run(suites: LoadedSuite[], dut: Dut, extra: { bail?: boolean; knownFlaky?: RegExp[]; grep?: RegExp; features?: Feature[]; signal?: AbortSignal } = {}) {
+async function run(suites: LoadedSuite[], dut: Dut, extra: { bail?: boolean; knownFlaky?: RegExp[]; grep?: RegExp; features?: Feature[]; signal?: AbortSignal; isolate?: Isolation; log?: (message: string) => void } = {}) {
   const reportsDir = temp.make();
   const reporter = new Reporter({ reportsDir, out: null });
   reporter.start({ board: 'fake', deviceType: 'generic-amd64', image: 'x.img', startedAt: Date.now() });
@@ -471,4 +485,48 @@ test('a fault in a later test\'s first part is that test\'s; a test prepared bef
     record.commands.filter((c) => /^(prepare|reboot|check|undo)/.test(c)),
     ['prepare first', 'prepare second', 'undo second', 'prepare third', 'undo first', 'reboot', 'check third', 'undo third'],
   );
+});
+
+const named = (title: string): TestDefinition => ({ title, run: async (c) => void (await c.sh(title)) });
+
+test('--isolate test rewinds before every test but the first after the boot; suite (the default) before every suite but the first; none never', async (t) => {
+  const suites = () => [suite('a', [named('a1'), named('a2')]), suite('b', [named('b1')])];
+  const expected: Record<Isolation, string[]> = {
+    test: ['a1', 'rewind', 'a2', 'rewind', 'b1'],
+    suite: ['a1', 'a2', 'rewind', 'b1'],
+    none: ['a1', 'a2', 'b1'],
+  };
+  for (const isolate of ['test', 'suite', 'none'] as const) {
+    const { dut, record } = fakeDut();
+    record.rewindable = true;
+    const { results } = await run(suites(), dut, isolate === 'suite' ? {} : { isolate });
+    t.deepEqual(record.commands, expected[isolate], isolate);
+    t.deepEqual(results, ['a1:pass', 'a2:pass', 'b1:pass'], isolate);
+  }
+});
+
+test('a rewind that fails makes the test it was for an error, not a failure, and the next test rewinds again and runs', async (t) => {
+  const { dut, record } = fakeDut((command) => {
+    if (command === 'a1') record.rewindFails = new DutError('tool', 'loadvm dutlab-golden: Snapshot not found', { dut: 'fake', step: 'rewind' });
+    return {};
+  });
+  record.rewindable = true;
+  const { results, summary, exitCode } = await run([suite('a', [named('a1'), named('a2'), named('a3')])], dut, { isolate: 'test' });
+  t.deepEqual(results, ['a1:pass', 'a2:error', 'a3:pass']);
+  t.deepEqual(record.commands, ['a1', 'rewind', 'rewind', 'a3']);
+  t.regex(JSON.stringify(summary), /not run: the golden state could not be restored before the test: .*Snapshot not found/);
+  t.is(exitCode, 2);
+});
+
+test('tests sharing a reboot are rewound before as one unit; a DUT with no golden state is not isolated, and the log says so once', async (t) => {
+  const across = (title: string): TestDefinition => acrossReboot({ title, beforeReboot: async (c) => void (await c.sh(`${title} before`)), afterReboot: async (c) => void (await c.sh(`${title} after`)) });
+  const { dut: golden, record } = fakeDut();
+  record.rewindable = true;
+  await run([suite('a', [named('a1'), across('r1'), across('r2')])], golden, { isolate: 'test' });
+  t.deepEqual(record.commands, ['a1', 'rewind', 'r1 before', 'r2 before', 'reboot', 'r1 after', 'r2 after']);
+  const { dut: cold, record: coldRecord } = fakeDut();
+  const lines: string[] = [];
+  await run([suite('a', [named('a1'), named('a2'), named('a3')])], cold, { isolate: 'test', log: (line) => lines.push(line) });
+  t.deepEqual(coldRecord.commands, ['a1', 'a2', 'a3']);
+  t.is(lines.filter((line) => /holds no golden state/.test(line)).length, 1);
 });

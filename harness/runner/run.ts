@@ -4,6 +4,7 @@ import { untilAborted } from '../proc/abort.ts';
 import type { Reporter, TestResult } from '../report/index.ts';
 import { createContext } from './context.ts';
 import type { LoadedSuite } from './discover.ts';
+import { Isolator, type Isolation } from './isolation.ts';
 import { unmetRequirement } from './requirements.ts';
 import { rebootBatches, runRebootBatch } from './shared-reboot.ts';
 import { bounded, failed, phase, TestRun, type TestEnv } from './test-run.ts';
@@ -22,6 +23,8 @@ export interface RunPlan {
   bail?: boolean;
   /** "suite/title" patterns of tests whose failures do not fail the run. */
   knownFlaky?: RegExp[];
+  /** Rewind the DUT to its golden state before each test, each suite (default), or never. */
+  isolate?: Isolation;
   /**
    * Aborted when the run must stop (SIGINT, SIGTERM): the running test is
    * stopped and reported as interrupted, nothing else starts. Its reason
@@ -35,13 +38,15 @@ export interface RunPlan {
  * Runs the suites in order against one DUT, test by test, feeding the
  * reporter as it goes: a suite's plain tests in the order written, then its
  * tests that share a reboot, batched (shared-reboot.ts). The DUT boots
- * before the first test that needs it; a DUT latched broken makes every
- * later test an error at once, with the first cause, instead of each waiting
- * out its timeout.
+ * before the first test that needs it, and is rewound to its golden state
+ * at the isolation's boundaries (isolation.ts); a DUT latched broken makes
+ * every later test an error at once, with the first cause, instead of each
+ * waiting out its timeout.
  */
 export async function runSuites(plan: RunPlan): Promise<void> {
   const log = plan.log ?? (() => undefined);
   const env: TestEnv = { ...plan, log };
+  const isolator = new Isolator(plan.dut, plan.isolate ?? 'suite', log);
   let stopReason: string | undefined;
 
   for (const suite of plan.suites) {
@@ -56,10 +61,18 @@ export async function runSuites(plan: RunPlan): Promise<void> {
     const suitePhase = phase(plan.signal);
     const suiteContext = createContext({ ...env, signal: () => suitePhase.signal, artifacts: path.join(plan.reportsDir, 'artifacts', suite.name, '_suite') });
     const suiteSkip = stopReason ?? unmetRequirement(suite.definition.requires, plan.dut.board.deviceType, plan.features);
+    const hasSetup = suite.definition.setup !== undefined;
     let setupError: unknown;
     if (!suiteSkip) {
       setupError = await untilAborted(
-        prepareDut(plan.dut).then(() => suite.definition.setup?.(suiteContext)),
+        (async () => {
+          await prepareDut(plan.dut, isolator);
+          await isolator.beforeSuite(suite.name, hasSetup).catch((error: unknown) => {
+            throw new IsolationError(error, 'the suite');
+          });
+          if (hasSetup) isolator.ran();
+          await suite.definition.setup?.(suiteContext);
+        })(),
         plan.signal,
       ).then(
         () => undefined,
@@ -72,8 +85,16 @@ export async function runSuites(plan: RunPlan): Promise<void> {
     const blocked = (test: TestDefinition): TestResult | undefined => {
       const skip = stopReason ?? suiteSkip ?? unmetRequirement(test.requires, plan.dut.board.deviceType, plan.features);
       if (skip) return { suite: suite.name, title: test.title, status: 'skip', skipReason: skip, durationMs: 0, startedAt: Date.now() };
+      if (setupError instanceof IsolationError) return isolationFailed(suite.name, test.title, setupError);
       if (setupError) return { ...failed(suite.name, test.title, Date.now(), setupError, 'suite setup failed: '), status: 'error' };
       return undefined;
+    };
+    const isolated = async (what: string): Promise<IsolationError | undefined> => {
+      if (plan.signal?.aborted) return undefined;
+      return isolator.beforeTest(what, hasSetup).then(
+        () => undefined,
+        (error: unknown) => new IsolationError(error, 'the test'),
+      );
     };
     const report = (result: TestResult): void => {
       plan.reporter.testResult(result);
@@ -83,11 +104,22 @@ export async function runSuites(plan: RunPlan): Promise<void> {
     };
 
     for (const test of plain) {
-      report(blocked(test) ?? (await runPlain(env, suite, test)));
+      const skipped = blocked(test);
+      if (skipped) {
+        report(skipped);
+        continue;
+      }
+      const lost = await isolated(`"${suite.name}/${test.title}"`);
+      report(lost ? isolationFailed(suite.name, test.title, lost) : await runPlain(env, suite, test));
+      isolator.ran();
       if (plan.signal?.aborted) return;
     }
     for (const batch of batches) {
-      await runRebootBatch(env, suite, batch, { blocked, stopReason: () => stopReason, report });
+      // Tests sharing a reboot are one unit: prepared in one boot, rewound before together.
+      const runnable = batch.some((test) => !blocked(test));
+      const lost = runnable ? await isolated(`the ${batch.length} tests sharing a reboot in ${suite.name}`) : undefined;
+      await runRebootBatch(env, suite, batch, { blocked: (test) => blocked(test) ?? (lost ? isolationFailed(suite.name, test.title, lost) : undefined), stopReason: () => stopReason, report });
+      if (runnable) isolator.ran();
       if (plan.signal?.aborted) return;
     }
 
@@ -101,10 +133,26 @@ export async function runSuites(plan: RunPlan): Promise<void> {
 }
 
 /** Boots the DUT if it is not up; a broken one is power-cycled once per suite. */
-async function prepareDut(dut: Dut): Promise<void> {
+async function prepareDut(dut: Dut, isolator: Isolator): Promise<void> {
   await dut.settled();
+  const fresh = dut.state === 'idle';
   if (dut.state === 'broken') await dut.recover();
   else await dut.boot();
+  if (fresh) isolator.booted();
+}
+
+/** The golden state could not be restored before a test or suite: the harness's error, for every test it was for. */
+class IsolationError extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly before: string,
+  ) {
+    super(`the golden state could not be restored before ${before}`);
+  }
+}
+
+function isolationFailed(suite: string, title: string, lost: IsolationError): TestResult {
+  return { ...failed(suite, title, Date.now(), lost.error, `not run: ${lost.message}: `), status: 'error' };
 }
 
 async function runPlain(env: TestEnv, suite: LoadedSuite, test: PlainTest): Promise<TestResult> {

@@ -26,7 +26,9 @@ export class BootFiles {
     const { offset, size } = await findBootPartition(baseImage);
     const dir = await mkdtemp(path.join(tmpdir(), 'dutlab-boot-'));
     const vfat = path.join(dir, 'boot.vfat');
-    await tool('qemu-img', ['dd', '-f', medium.format, '-O', 'raw', `if=${medium.path}`, `of=${vfat}`, 'bs=512', `skip=${offset / 512}`, `count=${size / 512}`]);
+    // qemu-img dd moves one block per I/O: 512-byte blocks made this 4–9 s for a 40 MiB partition, 1 MiB blocks 0.1 s.
+    const block = largestBlock(offset, size);
+    await tool('qemu-img', ['dd', '-f', medium.format, '-O', 'raw', `if=${medium.path}`, `of=${vfat}`, `bs=${block}`, `skip=${offset / block}`, `count=${size / block}`]);
     return new BootFiles(medium, vfat, offset, size, dir);
   }
 
@@ -48,6 +50,13 @@ export class BootFiles {
       await rm(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/** The largest power of two up to 1 MiB dividing both the partition's offset and size (sectors always do). */
+function largestBlock(offset: number, size: number): number {
+  let block = 1 << 20;
+  while (block > 512 && (offset % block !== 0 || size % block !== 0)) block >>= 1;
+  return block;
 }
 
 /** Merges settings into config.json on the medium's boot partition (e.g. os.sshKeys, hostname). */
