@@ -132,9 +132,9 @@ export function flashProgressPrinter(stream: NodeJS.WriteStream = process.stderr
 }
 
 /** One line per lifecycle transition, stamped from the start of the run. */
-export function timelinePrinter(start: number, stream: NodeJS.WriteStream = process.stderr) {
+export function timelinePrinter(start: number, dut?: string, stream: NodeJS.WriteStream = process.stderr) {
   return (entry: TimelineEntry): void => {
     const secs = ((entry.at - start) / 1000).toFixed(1).padStart(6);
-    stream.write(`[${secs} s] ${entry.state}${entry.detail ? ` (${entry.detail})` : ''}\n`);
+    stream.write(`[${secs} s] ${dut ? `${dut}: ` : ''}${entry.state}${entry.detail ? ` (${entry.detail})` : ''}\n`);
   };
 }

@@ -113,11 +113,18 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
   t.is(boards.find((b) => b.name === 'virtual-x86_64')?.state, 'free', 'the lease is gone with the run');
 });
 
-/** Starts `dutlab run`, waits until `ready(stdout, stderr)` holds, then sends `signal`. */
-async function interruptWhen(args: string[], ready: (out: string, err: string) => boolean, signal: NodeJS.Signals) {
+/**
+ * Starts `dutlab run`, waits until `ready(stdout, stderr)` holds, then sends
+ * `signal`. Cold unless a golden cache is given: the moments most of these
+ * tests interrupt at are a boot's, which a golden snapshot would skip.
+ */
+async function interruptWhen(args: string[], ready: (out: string, err: string) => boolean, signal: NodeJS.Signals, goldenDir?: string) {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'));
-  // Cold: the moments these tests interrupt at are a boot's, which a golden snapshot would skip.
-  const child = execa('node', [dutlab, 'run', '--cold', ...args, '--reports', reports], { reject: false, buffer: { stdout: true, stderr: true } });
+  const child = execa('node', [dutlab, 'run', ...(goldenDir ? [] : ['--cold']), ...args, '--reports', reports], {
+    reject: false,
+    buffer: { stdout: true, stderr: true },
+    ...(goldenDir ? { env: { DUTLAB_GOLDEN_DIR: goldenDir } } : {}),
+  });
   let out = '';
   let err = '';
   await new Promise<void>((resolve, reject) => {
@@ -166,7 +173,7 @@ test.serial('SIGTERM while the DUT boots: exit 2, every test reported as not run
   t.regex(JSON.stringify(run.summary), /not run: run interrupted by SIGTERM/);
 });
 
-test.serial('SIGINT during a teardown: exit 2, a passed test stays passed, the teardown is cut short and reported, the rest are errors, no QEMU', async (t) => {
+test.serial('SIGINT during a teardown, with a second DUT running another suite (--parallel 2): exit 2, a passed test stays passed, the teardown is cut short and reported, the rest are errors, both suites reported, no QEMU', async (t) => {
   const folder = await mkdtemp(path.join(tmpdir(), 'dutlab-suite-'));
   const suite = path.join(folder, 'slow-teardown');
   await execa('mkdir', [suite]);
@@ -185,9 +192,33 @@ export default defineTests(
 );
 `,
   );
+  // The other DUT's suite: one test done, one still running when the signal comes.
+  const peer = path.join(folder, 'peer');
+  await execa('mkdir', [peer]);
+  await writeFile(path.join(peer, 'suite.ts'), `import { defineSuite } from 'dutlab';\nexport default defineSuite({ title: 'on the second DUT' });\n`);
+  await writeFile(
+    path.join(peer, '10-peer.ts'),
+    `import { defineTests } from 'dutlab';
+export default defineTests(
+  { title: 'passes on the second DUT', async run(t) { await t.sh('true'); } },
+  { title: 'still running at the signal', async run(t) { t.log('peer sleeping'); await t.sh('sleep 300', { timeoutMs: 400_000 }); } },
+);
+`,
+  );
+  const golden = await mkdtemp(path.join(tmpdir(), 'dutlab-golden-'));
   t.teardown(() => rm(folder, { recursive: true, force: true }));
-  const run = await interruptWhen(['--suite', suite], (_, err) => /teardown started/.test(err), 'SIGINT');
+  t.teardown(() => rm(golden, { recursive: true, force: true }));
+  const run = await interruptWhen(['--suite', `${suite},${peer}`, '--parallel', '2'], (_, err) => /teardown started/.test(err) && /peer sleeping/.test(err), 'SIGINT', golden);
   await checkInterrupted(t, run, 'SIGINT');
+  t.deepEqual(
+    run.summary.suites.map((s: { tests: { title: string; status: string }[] }) => s.tests.map((x) => `${x.title}:${x.status}`)),
+    [
+      ['passes:pass', 'passes, then tears down slowly:error', 'never runs:error'],
+      ['passes on the second DUT:pass', 'still running at the signal:error'],
+    ],
+  );
+  t.regex(run.summary.suites[1].tests[1].message, /interrupted by SIGINT/);
+  t.regex(run.result.stderr, /qemu-x86_64-2: restoring/, 'the second DUT resumed the state the first saved');
   const [passed, slow, never] = run.summary.suites[0].tests;
   t.like(passed, { status: 'pass' });
   t.like(slow, { status: 'error', cause: 'interrupted' });

@@ -1,17 +1,18 @@
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { loadBoard } from '../boards/index.ts';
+import { boardCopies } from '../dut/binders.ts';
 import { createDut } from '../dut/create.ts';
 import { GoldenCache } from '../dut/golden-cache.ts';
 import type { Dut } from '../dut/dut.ts';
 import { ConfigError } from '../errors.ts';
 import { untilAborted } from '../proc/abort.ts';
-import { Reporter } from '../report/index.ts';
+import { Reporter, SuiteSequencer, type RunEnd } from '../report/index.ts';
 import { loadSuite } from '../runner/discover.ts';
 import { ISOLATIONS, type Isolation } from '../runner/isolation.ts';
 import { loadRunConfig, toRegExp, type RunConfig } from '../runner/run-config.ts';
 import { writeSerialLog } from '../runner/artifacts.ts';
-import { runSuites } from '../runner/run.ts';
+import { runSuitesOn } from '../runner/run.ts';
 import type { Feature, RunImages } from '../runner/types.ts';
 import { buildBusybox, buildImages, DEFAULT_NEXT_VERSION, DEFAULT_OUT_DIR, DEFAULT_VERSION } from '../../images/build.ts';
 import { progressPrinter } from '../../images/builder/steps.ts';
@@ -64,6 +65,12 @@ interrupted run.`,
       value: 'test|suite|none',
       help: 'rewind the DUT to its golden snapshot before each test, each suite (default) or never; tests that reboot still reboot for real',
     },
+    parallel: {
+      type: 'string',
+      default: '1',
+      value: 'N',
+      help: 'N DUTs at once (copies of a QEMU board), each taking the next suite; the first boots, the others resume its golden snapshot',
+    },
   },
   examples: ['dutlab run --suite os --grep engine', 'dutlab run --board lab-rpi4 --image balena.img --next-hostapp next.tar --reports /srv/reports'],
   run: ({ values }, shutdown) => run(values, shutdown),
@@ -85,6 +92,7 @@ interface RunFlags {
   login: string;
   cold: boolean;
   isolate?: string | undefined;
+  parallel: string;
 }
 
 async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
@@ -97,6 +105,7 @@ async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
   const grep = values.grep ?? config.grep;
   const grepPattern = grep ? toRegExp(grep, '--grep') : undefined;
   const knownFlaky = (config.knownFlaky ?? []).map((p, i) => toRegExp(p, `${values.config}: knownFlaky[${i}]`));
+  const parallel = parallelOption(values.parallel);
   const isolate = isolationOption(values.isolate ?? config.isolate ?? 'suite', values.isolate !== undefined ? '--isolate' : `${values.config}: isolate`);
   const loaded = await loadBoard(values.board);
   const given = await checkImages(values.image, values['next-hostapp'], values['current-hostapp']);
@@ -111,6 +120,7 @@ async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const { board } = taken;
+  const boards = boardCopies(board, parallel);
 
   const reportsDir = path.resolve(values.reports, runId);
   await mkdir(reportsDir, { recursive: true });
@@ -126,32 +136,39 @@ async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
     startedAt: started,
   });
 
-  let dut: Dut | undefined;
+  const duts: Dut[] = [];
+  const sequencer = new SuiteSequencer(reporter);
   let features: Set<Feature> | undefined;
   let crash: unknown;
   try {
     const images = await untilAborted(given ? withBusybox(given) : referenceImages(), shutdown);
     const media = [images.nextHostapp, images.currentHostapp, images.busybox].filter((f): f is string => !!f);
-    dut = await createDut({
-      board,
-      image: images.image,
-      media,
-      bootTimeoutMs: bootTimeout,
-      login,
-      ...(given?.installer ? { installer: true, onFlashProgress: flashProgressPrinter() } : {}),
-      root: path.join(reportsDir, 'dut'),
-      ...(accelOverride ? { accel: accelOverride } : {}),
-      ...(values.cold ? {} : { golden: new GoldenCache() }),
-      onWriteProgress: writeProgressPrinter(),
-    });
-    dut.timeline.subscribe(timelinePrinter(Date.now()));
-    features = featuresOf(dut, images);
-    await runSuites({
+    for (const copy of boards) {
+      duts.push(
+        await createDut({
+          board: copy,
+          image: images.image,
+          media,
+          bootTimeoutMs: bootTimeout,
+          login,
+          ...(given?.installer ? { installer: true, onFlashProgress: flashProgressPrinter() } : {}),
+          root: path.join(reportsDir, 'dut'),
+          ...(accelOverride ? { accel: accelOverride } : {}),
+          ...(values.cold ? {} : { golden: new GoldenCache() }),
+          onWriteProgress: writeProgressPrinter(),
+        }),
+      );
+    }
+    const clock = Date.now();
+    for (const dut of duts) dut.timeline.subscribe(timelinePrinter(clock, duts.length > 1 ? dut.name : undefined));
+    // Copies of one board: what one can do, all can.
+    features = featuresOf(duts[0] as Dut, images);
+    await runSuitesOn({
       suites,
-      dut,
+      duts,
       images,
       features,
-      reporter,
+      reporter: sequencer,
       reportsDir,
       ...(grepPattern ? { grep: grepPattern } : {}),
       ...((values.bail ?? config.bail) ? { bail: true } : {}),
@@ -164,19 +181,21 @@ async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
     // Interrupted before the suites ran (image build, DUT set-up): the reports say so below.
     if (!shutdown.aborted) crash = error;
   }
-  if (dut) await writeSerialLog(dut, path.join(reportsDir, 'serial.log')).catch(() => undefined);
+  for (const dut of duts) await writeSerialLog(dut, path.join(reportsDir, duts.length > 1 ? `serial-${dut.name}.log` : 'serial.log')).catch(() => undefined);
   // The reports are final before the DUT is torn down: a signal during teardown changes nothing in them.
   const interrupted = interruptedBy(shutdown);
+  sequencer.finish(interrupted);
+  const [first] = duts;
   const exitCode = reporter.end({
     durationMs: Date.now() - started,
-    timeline: [...(dut?.entries() ?? [])],
+    timeline: mergedTimeline(duts),
     ...(interrupted ? { interrupted } : {}),
-    ...(dut ? { boardDescription: dut.board.describe(), ...(features ? { features: [...features].sort() } : {}) } : {}),
+    ...(first ? { boardDescription: duts.length > 1 ? { ...first.board.describe(), parallel: duts.map((dut) => dut.board.describe()) } : first.board.describe(), ...(features ? { features: [...features].sort() } : {}) } : {}),
   });
   try {
-    await dut?.close();
+    await Promise.all(duts.map((dut) => dut.close()));
   } finally {
-    await taken.release(dut);
+    await taken.release(first);
   }
   process.stderr.write(`reports: ${reportsDir}\n`);
   if (crash) throw crash;
@@ -256,4 +275,21 @@ async function pointLatest(reports: string, runId: string): Promise<void> {
 function isolationOption(value: string, where: string): Isolation {
   if (!(ISOLATIONS as readonly string[]).includes(value)) throw new ConfigError(where, `must be one of ${ISOLATIONS.join(', ')} (got "${value}")`);
   return value as Isolation;
+}
+
+/** Up to the cores and memory of a host that runs QEMU guests of 1 GiB under TCG: more only queue for the same cores. */
+const MAX_PARALLEL = 8;
+
+function parallelOption(value: string): number {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_PARALLEL) throw new ConfigError('--parallel', `must be a whole number from 1 to ${MAX_PARALLEL} (got "${value}")`);
+  return count;
+}
+
+/** Every DUT's lifecycle in one timeline, in time order; with several DUTs each entry names its DUT. */
+function mergedTimeline(duts: readonly Dut[]): RunEnd['timeline'] {
+  if (duts.length === 1) return [...(duts[0]?.entries() ?? [])];
+  return duts
+    .flatMap((dut) => dut.entries().map((entry) => ({ ...entry, detail: entry.detail ? `${dut.name}: ${entry.detail}` : dut.name })))
+    .sort((a, b) => a.at - b.at);
 }

@@ -82,3 +82,15 @@ export function isExclusive(board: Board): boolean {
 export function bindBoard(board: Board, options: BindOptions): Promise<BoundBoard> {
   return binderFor(board).bind(board, options);
 }
+
+/**
+ * `count` boards to run DUTs on at once (`--parallel`): copies of a board
+ * profile that is not one piece of hardware (QEMU), each with its own name,
+ * so its DUT's files, run directory and ports are its own.
+ */
+export function boardCopies(board: Board, count: number): Board[] {
+  if (count === 1) return [board];
+  const binder = BINDERS[board.kind] as Binder<Board>;
+  if (binder.exclusive) throw new ConfigError('--parallel', `board ${board.name} (${board.source}) is one piece of hardware: ${count} DUTs at once need a board profile that can run more than once (a QEMU board)`);
+  return Array.from({ length: count }, (_, i) => ({ ...board, name: `${board.name}-${i + 1}` }));
+}

@@ -1,5 +1,6 @@
 export type * from './events.ts';
-export { Reporter, REPORT_FILES, type ReporterOptions } from './reporter.ts';
+export { Reporter, REPORT_FILES, unfinishedBy, type ReporterOptions, type RunEvents } from './reporter.ts';
+export { SuiteSequencer } from './suite-sequencer.ts';
 export { TapWriter, type TapSink } from './tap-writer.ts';
 export { readTap, type TapRun, type TapSuite, type TapCase, type CaseStatus } from './tap-read.ts';
 export { tapToJUnit, runToJUnit, outputKey, type JUnitOptions, type TestOutput } from './junit.ts';

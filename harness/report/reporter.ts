@@ -35,6 +35,14 @@ export interface ReporterOptions {
   now?: () => number;
 }
 
+/** What the runner tells the reporter as it goes (a SuiteSequencer stands between them when DUTs run suites at once). */
+export type RunEvents = Pick<Reporter, 'suiteStart' | 'testStart' | 'testResult' | 'suiteEnd'>;
+
+/** Why a suite's unreported tests are errors when the run ends before the suite did. */
+export function unfinishedBy(interrupted: string | undefined): { reason: string; kind: string } {
+  return interrupted !== undefined ? { reason: `run interrupted by ${interrupted}`, kind: 'interrupted' } : { reason: 'run ended before the suite did', kind: 'incomplete' };
+}
+
 export class Reporter {
   private readonly suites: SuiteRecord[] = [];
   private readonly outputs = new Map<string, TestOutput>();
@@ -98,13 +106,19 @@ export class Reporter {
     this.closeSuite(end.durationMs);
   }
 
+  /** Closes suite `name` if it is the open one, its unreported tests errors that say why. */
+  abandon(name: string, reason: string, kind: string): void {
+    if (this.ended || this.open?.start.suite !== name) return;
+    this.closeOpen(reason, kind);
+  }
+
   /** Closes what is open, writes results.tap, junit.xml and summary.json, and returns the exit code. */
   end(runEnd: RunEnd): ExitCode {
     if (this.exitCode !== undefined) return this.exitCode;
     const writer = this.started();
     const interrupted = runEnd.interrupted;
-    const bailOut = interrupted !== undefined ? `run interrupted by ${interrupted}` : undefined;
-    if (this.open) this.closeOpen(bailOut ?? 'run ended before the suite did', bailOut ? 'interrupted' : 'incomplete');
+    const bailOut = interrupted !== undefined ? unfinishedBy(interrupted).reason : undefined;
+    if (this.open) this.closeOpen(unfinishedBy(interrupted).reason, unfinishedBy(interrupted).kind);
     const counts = countResults(this.suites.flatMap((s) => s.results));
     let exitCode = exitCodeFor({ failed: counts.failed, errors: counts.errors, interrupted });
     writer.finish(bailOut);

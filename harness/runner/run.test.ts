@@ -16,7 +16,9 @@ import { Reporter } from '../report/index.ts';
 import { tempDirs } from '../report/testing/fixtures.ts';
 import type { LoadedSuite } from './discover.ts';
 import type { Isolation } from './isolation.ts';
-import { runSuites } from './run.ts';
+import { SuiteSequencer } from '../report/index.ts';
+import { Timeline } from '../dut/timeline.ts';
+import { runSuites, runSuitesOn } from './run.ts';
 import { acrossReboot, type Feature, type RebootTest, type TestDefinition } from './types.ts';
 
 interface FakeDut {
@@ -36,12 +38,14 @@ interface FakeDut {
 
 type Outcome = { stdout?: string; exitCode?: number } | Error | Promise<{ stdout?: string; exitCode?: number }>;
 
-function fakeDut(script: (command: string) => Outcome = () => ({})) {
+function fakeDut(script: (command: string) => Outcome = () => ({}), name = 'fake') {
   const record: FakeDut = { state: 'idle', cause: undefined, boots: 0, commands: [], reboots: 0 };
+  const timeline = new Timeline();
   const faults: Fault[] = [];
   const listeners = new Set<(fault: Fault) => void>();
   const dut = {
-    name: 'fake',
+    name,
+    timeline,
     transcript: new Transcript(),
     board: { name: 'fake', deviceType: 'generic-amd64', mediaPath: () => undefined, describe: () => ({}) },
     reachableTransport: 'serial',
@@ -69,6 +73,7 @@ function fakeDut(script: (command: string) => Outcome = () => ({})) {
     async boot() {
       record.boots++;
       record.state = 'ready';
+      timeline.enter('ready');
     },
     async recover() {
       record.cause = undefined;
@@ -85,6 +90,10 @@ function fakeDut(script: (command: string) => Outcome = () => ({})) {
       const failure = record.rewindFails;
       record.rewindFails = undefined;
       if (failure) throw failure;
+    },
+    async powerOff() {
+      record.commands.push('power off');
+      record.state = 'off';
     },
     async reboot() {
       record.commands.push('reboot');
@@ -529,4 +538,67 @@ test('tests sharing a reboot are rewound before as one unit; a DUT with no golde
   await run([suite('a', [named('a1'), named('a2'), named('a3')])], cold, { isolate: 'test', log: (line) => lines.push(line) });
   t.deepEqual(coldRecord.commands, ['a1', 'a2', 'a3']);
   t.is(lines.filter((line) => /holds no golden state/.test(line)).length, 1);
+});
+
+test('--parallel: each DUT takes the next suite, the others start once the first is up, and the reports list every suite whole, in the order they started', async (t) => {
+  const order: string[] = [];
+  const slow = (title: string, ms: number): TestDefinition => ({
+    title,
+    run: async (c) => {
+      order.push(`${title} start`);
+      await c.sh(title);
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      order.push(`${title} end`);
+    },
+  });
+  const one = fakeDut(undefined, 'dut-1');
+  const two = fakeDut(undefined, 'dut-2');
+  const reportsDir = temp.make();
+  const reporter = new Reporter({ reportsDir, out: null });
+  reporter.start({ board: 'fake', deviceType: 'generic-amd64', image: 'x.img', startedAt: Date.now() });
+  const sequencer = new SuiteSequencer(reporter);
+  await runSuitesOn({
+    suites: [suite('a', [slow('a1', 150), slow('a2', 10)]), suite('b', [slow('b1', 10), slow('b2', 10)]), suite('c', [slow('c1', 10)])],
+    duts: [one.dut, two.dut],
+    images: { image: 'x.img' },
+    features: new Set<Feature>(['serial']),
+    reporter: sequencer,
+    reportsDir,
+  });
+  sequencer.finish(undefined);
+  reporter.end({ durationMs: 1, timeline: [] });
+  t.deepEqual(one.record.commands, ['a1', 'a2']);
+  t.deepEqual(two.record.commands, ['b1', 'b2', 'c1', 'power off'], 'the second DUT took b, then c while a still ran, then was powered off');
+  t.true(order.indexOf('b1 start') < order.indexOf('a1 end'), 'suites ran at the same time');
+  const summary = JSON.parse(await readFile(path.join(reportsDir, 'summary.json'), 'utf8'));
+  t.deepEqual(
+    summary.suites.map((s: { name?: string; suite?: string; tests: { title: string; status: string }[] }) => s.tests.map((x) => `${x.title}:${x.status}`)),
+    [['a1:pass', 'a2:pass'], ['b1:pass', 'b2:pass'], ['c1:pass']],
+  );
+});
+
+test('--parallel with --bail: a failure on one DUT stops the other from starting more tests', async (t) => {
+  const one = fakeDut(undefined, 'dut-1');
+  const two = fakeDut(undefined, 'dut-2');
+  const reportsDir = temp.make();
+  const reporter = new Reporter({ reportsDir, out: null });
+  const sequencer = new SuiteSequencer(reporter);
+  await runSuitesOn({
+    suites: [
+      suite('a', [{ title: 'fails', run: async () => assert.fail('boom') }]),
+      suite('b', [{ title: 'waits', run: async () => new Promise((resolve) => setTimeout(resolve, 100)) }, named('after')]),
+    ],
+    duts: [one.dut, two.dut],
+    images: { image: 'x.img' },
+    features: new Set<Feature>(['serial']),
+    reporter: sequencer,
+    reportsDir,
+    bail: true,
+  });
+  sequencer.finish(undefined);
+  reporter.end({ durationMs: 1, timeline: [] });
+  const summary = JSON.parse(await readFile(path.join(reportsDir, 'summary.json'), 'utf8'));
+  const statuses = summary.suites.flatMap((s: { tests: { title: string; status: string }[] }) => s.tests.map((x) => `${x.title}:${x.status}`));
+  t.deepEqual(statuses, ['fails:fail', 'waits:pass', 'after:skip']);
+  t.false(two.record.commands.includes('after'));
 });

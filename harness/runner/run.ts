@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Dut } from '../dut/dut.ts';
 import { untilAborted } from '../proc/abort.ts';
-import type { Reporter, TestResult } from '../report/index.ts';
+import type { RunEvents, TestResult } from '../report/index.ts';
 import { createContext } from './context.ts';
 import type { LoadedSuite } from './discover.ts';
 import { Isolator, type Isolation } from './isolation.ts';
@@ -15,7 +15,7 @@ export interface RunPlan {
   dut: Dut;
   images: RunImages;
   features: ReadonlySet<Feature>;
-  reporter: Reporter;
+  reporter: RunEvents;
   reportsDir: string;
   /** Only tests whose "suite/title" matches run; the rest are not reported. */
   grep?: RegExp;
@@ -44,92 +44,150 @@ export interface RunPlan {
  * waiting out its timeout.
  */
 export async function runSuites(plan: RunPlan): Promise<void> {
-  const log = plan.log ?? (() => undefined);
-  const env: TestEnv = { ...plan, log };
-  const isolator = new Isolator(plan.dut, plan.isolate ?? 'suite', log);
-  let stopReason: string | undefined;
+  const { dut, ...rest } = plan;
+  await runSuitesOn({ ...rest, duts: [dut] });
+}
 
-  for (const suite of plan.suites) {
-    if (plan.signal?.aborted) return;
-    const selected = suite.tests.filter((t) => !plan.grep || plan.grep.test(`${suite.name}/${t.title}`));
-    if (selected.length === 0) continue;
-    const plain = selected.filter((t): t is PlainTest => !isRebootTest(t));
-    const batches = rebootBatches(selected.filter(isRebootTest));
-    const order: TestDefinition[] = [...plain, ...batches.flat()];
-    const suiteStarted = Date.now();
-    plan.reporter.suiteStart({ suite: suite.name, title: suite.definition.title, testCount: order.length, startedAt: suiteStarted, tests: order.map((t) => t.title) });
-    const suitePhase = phase(plan.signal);
-    const suiteContext = createContext({ ...env, signal: () => suitePhase.signal, artifacts: path.join(plan.reportsDir, 'artifacts', suite.name, '_suite') });
-    const suiteSkip = stopReason ?? unmetRequirement(suite.definition.requires, plan.dut.board.deviceType, plan.features);
-    const hasSetup = suite.definition.setup !== undefined;
-    let setupError: unknown;
-    if (!suiteSkip) {
-      setupError = await untilAborted(
-        (async () => {
-          await prepareDut(plan.dut, isolator);
-          await isolator.beforeSuite(suite.name, hasSetup).catch((error: unknown) => {
-            throw new IsolationError(error, 'the suite');
-          });
-          if (hasSetup) isolator.ran();
-          await suite.definition.setup?.(suiteContext);
-        })(),
-        plan.signal,
-      ).then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-    }
-    // Interrupted during boot or setup: the reporter marks this suite's tests as not run.
-    if (plan.signal?.aborted) return;
+/**
+ * The same on several DUTs at once (`--parallel`): each DUT takes the next
+ * suite not yet taken, so a suite's tests share one DUT, its isolation and
+ * its reboots. The first DUT boots alone: the others start once it is up,
+ * from the golden state it saved, instead of every DUT booting cold at once
+ * on shared cores. A DUT out of work is powered off. --bail stops every DUT. With more than one DUT the
+ * reporter should be a SuiteSequencer: suites that ran at once are reported
+ * one after another.
+ */
+export async function runSuitesOn(plan: Omit<RunPlan, 'dut'> & { duts: readonly Dut[] }): Promise<void> {
+  const queue = [...plan.suites];
+  const shared: SharedState = { stopReason: undefined };
+  let working = plan.duts.length;
+  const work = async (dut: Dut): Promise<void> => {
+    const tag = plan.duts.length > 1 ? `[${dut.name}] ` : '';
+    const log = (message: string): void => plan.log?.(`${tag}${message}`);
+    const worker: Worker = { plan: { ...plan, dut, log }, env: { ...plan, dut, log }, isolator: new Isolator(dut, plan.isolate ?? 'suite', log) };
+    for (let suite = queue.shift(); suite && !plan.signal?.aborted; suite = queue.shift()) await runSuite(worker, suite, shared);
+    working--;
+    // Out of work while others still run: an idle guest still takes CPU time under TCG, from them.
+    if (working > 0 && dut.state === 'ready' && !plan.signal?.aborted) await dut.powerOff().catch(() => undefined);
+  };
+  const [first, ...others] = plan.duts;
+  if (!first) return;
+  const firstWork = work(first);
+  const firstUp = Promise.race([firstWork, upOnce(first)]).catch(() => undefined);
+  await Promise.all([
+    firstWork,
+    ...others.map(async (dut) => {
+      await firstUp;
+      await work(dut);
+    }),
+  ]);
+}
 
-    const blocked = (test: TestDefinition): TestResult | undefined => {
-      const skip = stopReason ?? suiteSkip ?? unmetRequirement(test.requires, plan.dut.board.deviceType, plan.features);
-      if (skip) return { suite: suite.name, title: test.title, status: 'skip', skipReason: skip, durationMs: 0, startedAt: Date.now() };
-      if (setupError instanceof IsolationError) return isolationFailed(suite.name, test.title, setupError);
-      if (setupError) return { ...failed(suite.name, test.title, Date.now(), setupError, 'suite setup failed: '), status: 'error' };
-      return undefined;
-    };
-    const isolated = async (what: string): Promise<IsolationError | undefined> => {
-      if (plan.signal?.aborted) return undefined;
-      return isolator.beforeTest(what, hasSetup).then(
-        () => undefined,
-        (error: unknown) => new IsolationError(error, 'the test'),
-      );
-    };
-    const report = (result: TestResult): void => {
-      plan.reporter.testResult(result);
-      if (plan.bail && !stopReason && (result.status === 'fail' || result.status === 'error') && !result.knownFlaky) {
-        stopReason = `not run: --bail after "${suite.name}/${result.title}" ${result.status === 'fail' ? 'failed' : 'errored'}`;
-      }
-    };
+interface SharedState {
+  /** Set once the run must not start more tests (--bail), whichever DUT set it. */
+  stopReason: string | undefined;
+}
 
-    for (const test of plain) {
-      const skipped = blocked(test);
-      if (skipped) {
-        report(skipped);
-        continue;
-      }
-      const lost = await isolated(`"${suite.name}/${test.title}"`);
-      report(lost ? isolationFailed(suite.name, test.title, lost) : await runPlain(env, suite, test));
-      isolator.ran();
-      if (plan.signal?.aborted) return;
-    }
-    for (const batch of batches) {
-      // Tests sharing a reboot are one unit: prepared in one boot, rewound before together.
-      const runnable = batch.some((test) => !blocked(test));
-      const lost = runnable ? await isolated(`the ${batch.length} tests sharing a reboot in ${suite.name}`) : undefined;
-      await runRebootBatch(env, suite, batch, { blocked: (test) => blocked(test) ?? (lost ? isolationFailed(suite.name, test.title, lost) : undefined), stopReason: () => stopReason, report });
-      if (runnable) isolator.ran();
-      if (plan.signal?.aborted) return;
-    }
+interface Worker {
+  plan: RunPlan;
+  env: TestEnv;
+  isolator: Isolator;
+}
 
-    const teardownErrors = await suiteContext.runTeardowns((fn) => bounded(fn, suitePhase, 'suite teardown'));
-    if (!suiteSkip && suite.definition.teardown && !setupError) {
-      await bounded(() => suite.definition.teardown?.(suiteContext), suitePhase, 'suite teardown').catch((error: unknown) => teardownErrors.push(error));
-    }
-    for (const error of teardownErrors) log(`suite ${suite.name} teardown: ${error instanceof Error ? error.message : String(error)}`);
-    plan.reporter.suiteEnd({ suite: suite.name, durationMs: Date.now() - suiteStarted });
+/** Resolves once the DUT has been ready or broken for the first time: its boot is over, a golden state saved if it could be. */
+function upOnce(dut: Dut): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (state: string): boolean => state === 'ready' || state === 'broken';
+    if (done(dut.state)) return resolve();
+    const unsubscribe = dut.timeline.subscribe((entry) => {
+      if (!done(entry.state)) return;
+      unsubscribe();
+      resolve();
+    });
+  });
+}
+
+async function runSuite({ plan, env, isolator }: Worker, suite: LoadedSuite, shared: SharedState): Promise<void> {
+  const log = env.log;
+  if (plan.signal?.aborted) return;
+  const selected = suite.tests.filter((t) => !plan.grep || plan.grep.test(`${suite.name}/${t.title}`));
+  if (selected.length === 0) return;
+  const plain = selected.filter((t): t is PlainTest => !isRebootTest(t));
+  const batches = rebootBatches(selected.filter(isRebootTest));
+  const order: TestDefinition[] = [...plain, ...batches.flat()];
+  const suiteStarted = Date.now();
+  plan.reporter.suiteStart({ suite: suite.name, title: suite.definition.title, testCount: order.length, startedAt: suiteStarted, tests: order.map((t) => t.title) });
+  const suitePhase = phase(plan.signal);
+  const suiteContext = createContext({ ...env, signal: () => suitePhase.signal, artifacts: path.join(plan.reportsDir, 'artifacts', suite.name, '_suite') });
+  const suiteSkip = shared.stopReason ?? unmetRequirement(suite.definition.requires, plan.dut.board.deviceType, plan.features);
+  const hasSetup = suite.definition.setup !== undefined;
+  let setupError: unknown;
+  if (!suiteSkip) {
+    setupError = await untilAborted(
+      (async () => {
+        await prepareDut(plan.dut, isolator);
+        await isolator.beforeSuite(suite.name, hasSetup).catch((error: unknown) => {
+          throw new IsolationError(error, 'the suite');
+        });
+        if (hasSetup) isolator.ran();
+        await suite.definition.setup?.(suiteContext);
+      })(),
+      plan.signal,
+    ).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
   }
+  // Interrupted during boot or setup: the reporter marks this suite's tests as not run.
+  if (plan.signal?.aborted) return;
+
+  const blocked = (test: TestDefinition): TestResult | undefined => {
+    const skip = shared.stopReason ?? suiteSkip ?? unmetRequirement(test.requires, plan.dut.board.deviceType, plan.features);
+    if (skip) return { suite: suite.name, title: test.title, status: 'skip', skipReason: skip, durationMs: 0, startedAt: Date.now() };
+    if (setupError instanceof IsolationError) return isolationFailed(suite.name, test.title, setupError);
+    if (setupError) return { ...failed(suite.name, test.title, Date.now(), setupError, 'suite setup failed: '), status: 'error' };
+    return undefined;
+  };
+  const isolated = async (what: string): Promise<IsolationError | undefined> => {
+    if (plan.signal?.aborted) return undefined;
+    return isolator.beforeTest(what, hasSetup).then(
+      () => undefined,
+      (error: unknown) => new IsolationError(error, 'the test'),
+    );
+  };
+  const report = (result: TestResult): void => {
+    plan.reporter.testResult(result);
+    if (plan.bail && !shared.stopReason && (result.status === 'fail' || result.status === 'error') && !result.knownFlaky) {
+      shared.stopReason = `not run: --bail after "${suite.name}/${result.title}" ${result.status === 'fail' ? 'failed' : 'errored'}`;
+    }
+  };
+
+  for (const test of plain) {
+    const skipped = blocked(test);
+    if (skipped) {
+      report(skipped);
+      continue;
+    }
+    const lost = await isolated(`"${suite.name}/${test.title}"`);
+    report(lost ? isolationFailed(suite.name, test.title, lost) : await runPlain(env, suite, test));
+    isolator.ran();
+    if (plan.signal?.aborted) return;
+  }
+  for (const batch of batches) {
+    // Tests sharing a reboot are one unit: prepared in one boot, rewound before together.
+    const runnable = batch.some((test) => !blocked(test));
+    const lost = runnable ? await isolated(`the ${batch.length} tests sharing a reboot in ${suite.name}`) : undefined;
+    await runRebootBatch(env, suite, batch, { blocked: (test) => blocked(test) ?? (lost ? isolationFailed(suite.name, test.title, lost) : undefined), stopReason: () => shared.stopReason, report });
+    if (runnable) isolator.ran();
+    if (plan.signal?.aborted) return;
+  }
+
+  const teardownErrors = await suiteContext.runTeardowns((fn) => bounded(fn, suitePhase, 'suite teardown'));
+  if (!suiteSkip && suite.definition.teardown && !setupError) {
+    await bounded(() => suite.definition.teardown?.(suiteContext), suitePhase, 'suite teardown').catch((error: unknown) => teardownErrors.push(error));
+  }
+  for (const error of teardownErrors) log(`suite ${suite.name} teardown: ${error instanceof Error ? error.message : String(error)}`);
+  plan.reporter.suiteEnd({ suite: suite.name, durationMs: Date.now() - suiteStarted });
 }
 
 /** Boots the DUT if it is not up; a broken one is power-cycled once per suite. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Dut } from '../dut/dut.ts';
 import { DutError, tail } from '../errors.ts';
 import { untilAborted, within } from '../proc/abort.ts';
-import type { Reporter, TestResult } from '../report/index.ts';
+import type { RunEvents, TestResult } from '../report/index.ts';
 import { collectFailureArtifacts, serialSlice } from './artifacts.ts';
 import { classify } from './classify.ts';
 import { createContext, TestSkipped, type OwnedContext } from './context.ts';
@@ -15,7 +15,7 @@ export interface TestEnv {
   dut: Dut;
   images: RunImages;
   features: ReadonlySet<Feature>;
-  reporter: Reporter;
+  reporter: RunEvents;
   reportsDir: string;
   knownFlaky?: RegExp[];
   signal?: AbortSignal;
