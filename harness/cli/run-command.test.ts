@@ -11,7 +11,7 @@
 import test from 'ava';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildImages } from '../../images/build.ts';
@@ -113,6 +113,15 @@ test.serial('dutlab run on the virtual board, a foreign image and hostapp: the s
   t.is(boards.find((b) => b.name === 'virtual-x86_64')?.state, 'free', 'the lease is gone with the run');
 });
 
+/** A suite folder of one's own, without a package.json: it imports dutlab by its package name. */
+async function writeSuite(folder: string, name: string, title: string, tests: string[]): Promise<string> {
+  const suite = path.join(folder, name);
+  await mkdir(suite);
+  await writeFile(path.join(suite, 'suite.ts'), `import { defineSuite } from 'dutlab';\nexport default defineSuite({ title: ${JSON.stringify(title)} });\n`);
+  await writeFile(path.join(suite, '10-tests.ts'), `import { defineTests } from 'dutlab';\nexport default defineTests(\n  ${tests.join(',\n  ')},\n);\n`);
+  return suite;
+}
+
 /**
  * Starts `dutlab run`, waits until `ready(stdout, stderr)` holds, then sends
  * `signal`. Cold unless a golden cache is given: the moments most of these
@@ -175,36 +184,19 @@ test.serial('SIGTERM while the DUT boots: exit 2, every test reported as not run
 
 test.serial('SIGINT during a teardown, with a second DUT running another suite (--parallel 2): exit 2, a passed test stays passed, the teardown is cut short and reported, the rest are errors, both suites reported, no QEMU', async (t) => {
   const folder = await mkdtemp(path.join(tmpdir(), 'dutlab-suite-'));
-  const suite = path.join(folder, 'slow-teardown');
-  await execa('mkdir', [suite]);
-  // A folder of one's own, without a package.json: the suite imports dutlab by its package name.
-  await writeFile(path.join(suite, 'suite.ts'), `import { defineSuite } from 'dutlab';\nexport default defineSuite({ title: 'a teardown that takes long' });\n`);
-  await writeFile(
-    path.join(suite, '10-slow.ts'),
-    `import { defineTests } from 'dutlab';
-export default defineTests(
-  { title: 'passes', async run(t) { await t.sh('true'); } },
-  { title: 'passes, then tears down slowly', async run(t) {
+  const suite = await writeSuite(folder, 'slow-teardown', 'a teardown that takes long', [
+    `{ title: 'passes', async run(t) { await t.sh('true'); } }`,
+    `{ title: 'passes, then tears down slowly', async run(t) {
     await t.sh('true');
     t.teardown(async () => { t.log('teardown started'); await t.sh('sleep 120', { timeoutMs: 200_000 }); });
-  } },
-  { title: 'never runs', async run() {} },
-);
-`,
-  );
+  } }`,
+    `{ title: 'never runs', async run() {} }`,
+  ]);
   // The other DUT's suite: one test done, one still running when the signal comes.
-  const peer = path.join(folder, 'peer');
-  await execa('mkdir', [peer]);
-  await writeFile(path.join(peer, 'suite.ts'), `import { defineSuite } from 'dutlab';\nexport default defineSuite({ title: 'on the second DUT' });\n`);
-  await writeFile(
-    path.join(peer, '10-peer.ts'),
-    `import { defineTests } from 'dutlab';
-export default defineTests(
-  { title: 'passes on the second DUT', async run(t) { await t.sh('true'); } },
-  { title: 'still running at the signal', async run(t) { t.log('peer sleeping'); await t.sh('sleep 300', { timeoutMs: 400_000 }); } },
-);
-`,
-  );
+  const peer = await writeSuite(folder, 'peer', 'on the second DUT', [
+    `{ title: 'passes on the second DUT', async run(t) { await t.sh('true'); } }`,
+    `{ title: 'still running at the signal', async run(t) { t.log('peer sleeping'); await t.sh('sleep 300', { timeoutMs: 400_000 }); } }`,
+  ]);
   const golden = await mkdtemp(path.join(tmpdir(), 'dutlab-golden-'));
   t.teardown(() => rm(folder, { recursive: true, force: true }));
   t.teardown(() => rm(golden, { recursive: true, force: true }));

@@ -109,6 +109,21 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
     await current?.stop();
   }
 
+  /** `savevm` or `loadvm` of the saved state with the guest paused, then `after` while still paused. */
+  async function pausedState(verb: 'savevm' | 'loadvm', step: string, after: () => Promise<void>): Promise<void> {
+    const current = await running();
+    if (!current) throw new DutError('power', `QEMU is not running: no machine state to ${verb === 'savevm' ? 'save' : 'load'}`, { dut: board.name, step });
+    await current.qmp.stop();
+    try {
+      // HMP answers an error as text, not as a QMP error.
+      const said = (await current.qmp.hmp(`${verb} ${SAVED_STATE}`, { timeoutMs: 5 * 60_000 })).trim();
+      if (said) throw new DutError('tool', `${verb} ${SAVED_STATE}: ${said}`, { dut: board.name, step });
+      await after();
+    } finally {
+      await current.qmp.cont();
+    }
+  }
+
   async function waitOff(): Promise<void> {
     for (let current = await running(); current; current = await running()) {
       const exit = await current.exited;
@@ -215,30 +230,14 @@ export function bindQemuBoard(board: QemuBoard, options: QemuBindingOptions): Bo
       },
       // Paused while it saves and its files are copied, so the copy is of one moment.
       async save(dir: string) {
-        const current = await running();
-        if (!current) throw new DutError('power', 'QEMU is not running: there is no state to save', { dut: board.name, step: 'save state' });
-        await current.qmp.stop();
-        try {
-          // HMP answers an error as text, not as a QMP error.
-          const said = (await current.qmp.hmp(`savevm ${SAVED_STATE}`, { timeoutMs: 5 * 60_000 })).trim();
-          if (said) throw new DutError('tool', `savevm ${SAVED_STATE}: ${said}`, { dut: board.name, step: 'save state' });
+        await pausedState('savevm', 'save state', async () => {
           await copyDisk(disk, path.join(dir, 'disk.qcow2'));
           await copyDisk(vars, path.join(dir, 'efivars.qcow2'));
-        } finally {
-          await current.qmp.cont();
-        }
+        });
       },
       // loadvm on the running QEMU: the same process, pty and forwarded ports; the guest's own TCP sessions are from the saved moment.
       async rewind() {
-        const current = await running();
-        if (!current) throw new DutError('power', 'QEMU is not running: there is nothing to rewind', { dut: board.name, step: 'rewind' });
-        await current.qmp.stop();
-        try {
-          const said = (await current.qmp.hmp(`loadvm ${SAVED_STATE}`, { timeoutMs: 5 * 60_000 })).trim();
-          if (said) throw new DutError('tool', `loadvm ${SAVED_STATE}: ${said}`, { dut: board.name, step: 'rewind' });
-        } finally {
-          await current.qmp.cont();
-        }
+        await pausedState('loadvm', 'rewind', async () => undefined);
       },
       async resumeFrom(dir: string, imagePath: string) {
         image = imagePath;
