@@ -9,9 +9,13 @@
  *   serial  `true` through dutlab's console engine, plain pexpect, labgrid's ShellDriver
  *   ssh     `true` through dutlab's SSH transport, OpenSSH with a control master
  *   flash   the image onto an 8 GiB card file, raw, with its block map, from .xz
+ *   suites  whole `dutlab run`s of the same suites: cold and sequential, golden
+ *           isolated per suite or per test, two DUTs in parallel (hours for
+ *           os,hup: only when asked for, with --only suites)
  *
- * Options: --only boot,serial,ssh,flash  --reps N (boots per kind, default 3)
+ * Options: --only boot,serial,ssh,flash,suites  --reps N (boots per kind, default 3)
  *          --turns N (interleaved turns, default 3)  --rounds N (commands per turn, default 100)
+ *          --suites os,hup  --suites-grep RE (the tests every suite mode runs)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,15 +29,18 @@ import { resolveAccel } from '../qemu/index.ts';
 import { buildImages } from '../../images/build.ts';
 import { dutlabBootToReady, rawQemuToLoginPrompt, type DutlabBoot } from './boot.ts';
 import { flashRows } from './flash.ts';
-import { describeMachine, ratio, renderTable, saveResults, type BenchResults } from './results.ts';
+import { describeMachine, newSection, ratio, renderTable, saveResults, type BenchResults, type Section } from './results.ts';
 import { serialRoundTrips } from './serial.ts';
 import { sshRoundTrips } from './ssh.ts';
+import { SUITE_MODES, suiteRuns } from './suites.ts';
 import { figure } from './stats.ts';
 
-const SECTIONS = ['boot', 'serial', 'ssh', 'flash'] as const;
+const SECTIONS = ['boot', 'serial', 'ssh', 'flash', 'suites'] as const;
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: SECTIONS.join(',') },
+    only: { type: 'string', default: 'boot,serial,ssh,flash' },
+    suites: { type: 'string', default: 'os,hup' },
+    'suites-grep': { type: 'string' },
     reps: { type: 'string', default: '3' },
     turns: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '100' },
@@ -49,13 +56,9 @@ const qemuBoard: QemuBoard = board;
 const image = (await buildImages()).versions[0]?.image.path;
 if (!image) throw new Error('the image build made no image');
 
-const results: BenchResults = {
-  date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-  machine: describeMachine((await hostKey()).qemu, (await resolveAccel(board.qemu.accel)).accel),
-  figures: {},
-  ratios: [],
-  notes: [],
-};
+const results: BenchResults = { machine: describeMachine((await hostKey()).qemu, (await resolveAccel(board.qemu.accel)).accel), sections: {} };
+/** The section being measured, begun now. */
+const section = (name: string): Section => (results.sections[name] ??= newSection());
 const say = (text: string): void => void process.stderr.write(`bench: ${text}\n`);
 // A cache of its own: the restores measured are of a state this run saved, and nothing of the user's is pruned.
 const goldenDir = await mkdtemp(path.join(tmpdir(), 'dutlab-bench-golden-'));
@@ -63,7 +66,7 @@ const golden = new GoldenCache(goldenDir);
 
 try {
   const probe = await kvmProbe({});
-  results.notes.push(['KVM probe', `${probe.usable ? 'kvm usable' : 'kvm not usable → tcg'} in ${Math.round(probe.durationMs ?? 0)} ms (${probe.reason})`]);
+  section('host').notes.push(['KVM probe', `${probe.usable ? 'kvm usable' : 'kvm not usable → tcg'} in ${Math.round(probe.durationMs ?? 0)} ms (${probe.reason})`]);
 
   if (only.has('boot')) {
     const raw: number[] = [];
@@ -74,14 +77,14 @@ try {
       say(`boot ${rep + 1}/${reps}: dutlab cold`);
       cold.push(await dutlabBootToReady(qemuBoard, image));
     }
-    results.figures['boot: raw QEMU start → login prompt'] = figure(raw);
-    results.figures['boot: dutlab cold, QEMU start → ready'] = figure(cold.map((boot) => boot.fromQemuStart));
-    results.figures['boot: dutlab cold, boot() → ready (medium written and provisioned first)'] = figure(cold.map((boot) => boot.total));
+    section('boot').figures['boot: raw QEMU start → login prompt'] = figure(raw);
+    section('boot').figures['boot: dutlab cold, QEMU start → ready'] = figure(cold.map((boot) => boot.fromQemuStart));
+    section('boot').figures['boot: dutlab cold, boot() → ready (medium written and provisioned first)'] = figure(cold.map((boot) => boot.total));
   }
   if (only.has('boot') || only.has('serial') || only.has('ssh')) {
     say('saving the golden state (a cold boot, settled)');
     const primed = await dutlabBootToReady(qemuBoard, image, golden);
-    results.notes.push(['first boot with the golden save (boot() → ready, includes waiting for the boot to finish)', `${(primed.total / 1000).toFixed(1)} s`]);
+    section('boot').notes.push(['first boot with the golden save (boot() → ready, includes waiting for the boot to finish)', `${(primed.total / 1000).toFixed(1)} s`]);
   }
   if (only.has('boot')) {
     const restored: number[] = [];
@@ -91,22 +94,22 @@ try {
       if (boot.path !== 'restored') throw new Error('the restore benchmark booted cold: the golden state did not resume');
       restored.push(boot.total);
     }
-    results.figures['boot: dutlab restore, boot() → ready'] = figure(restored);
-    results.ratios.push(
-      ...ratio('restore to ready / cold boot to ready (both boot() → ready)', results.figures['boot: dutlab restore, boot() → ready'], results.figures['boot: dutlab cold, boot() → ready (medium written and provisioned first)'], 0.1),
-      ...ratio('dutlab cold, QEMU start → ready / raw QEMU start → login prompt', results.figures['boot: dutlab cold, QEMU start → ready'], results.figures['boot: raw QEMU start → login prompt'], 1.05),
+    section('boot').figures['boot: dutlab restore, boot() → ready'] = figure(restored);
+    section('boot').ratios.push(
+      ...ratio('restore to ready / cold boot to ready (both boot() → ready)', section('boot').figures['boot: dutlab restore, boot() → ready'], section('boot').figures['boot: dutlab cold, boot() → ready (medium written and provisioned first)'], 0.1),
+      ...ratio('dutlab cold, QEMU start → ready / raw QEMU start → login prompt', section('boot').figures['boot: dutlab cold, QEMU start → ready'], section('boot').figures['boot: raw QEMU start → login prompt'], 1.05),
     );
   }
   const entry = (await golden.list())[0];
   if (only.has('serial') && entry) {
     say(`serial: ${turns} turns of ${rounds} × true each for dutlab, pexpect, labgrid`);
     const serial = await serialRoundTrips(qemuBoard, entry, turns, rounds);
-    results.figures['serial true: dutlab console engine'] = figure(serial.dutlab);
-    results.figures['serial true: pexpect (the limit)'] = figure(serial.pexpect);
-    results.figures['serial true: labgrid ShellDriver'] = figure(serial.labgrid);
-    results.ratios.push(
-      ...ratio('serial: dutlab / pexpect', results.figures['serial true: dutlab console engine'], results.figures['serial true: pexpect (the limit)'], 2),
-      ...ratio('serial: dutlab / labgrid', results.figures['serial true: dutlab console engine'], results.figures['serial true: labgrid ShellDriver'], 0.1),
+    section('serial').figures['serial true: dutlab console engine'] = figure(serial.dutlab);
+    section('serial').figures['serial true: pexpect (the limit)'] = figure(serial.pexpect);
+    section('serial').figures['serial true: labgrid ShellDriver'] = figure(serial.labgrid);
+    section('serial').ratios.push(
+      ...ratio('serial: dutlab / pexpect', section('serial').figures['serial true: dutlab console engine'], section('serial').figures['serial true: pexpect (the limit)'], 2),
+      ...ratio('serial: dutlab / labgrid', section('serial').figures['serial true: dutlab console engine'], section('serial').figures['serial true: labgrid ShellDriver'], 0.1),
     );
   }
   if (only.has('ssh') && entry?.runKey) {
@@ -115,20 +118,31 @@ try {
     try {
       await dut.boot();
       const ssh = await sshRoundTrips(dut, entry.runKey, turns, rounds);
-      results.figures['ssh true: dutlab dut.exec'] = figure(ssh.dutlab);
-      results.figures['ssh true: OpenSSH client, control master'] = figure(ssh.openssh);
-      results.figures['serial true: dutlab dut.exec (through the DUT lifecycle)'] = figure(ssh.dutSerial);
-      results.ratios.push(...ratio('ssh: dutlab / OpenSSH with a control master', results.figures['ssh true: dutlab dut.exec'], results.figures['ssh true: OpenSSH client, control master'], 1.5));
+      section('ssh').figures['ssh true: dutlab dut.exec'] = figure(ssh.dutlab);
+      section('ssh').figures['ssh true: OpenSSH client, control master'] = figure(ssh.openssh);
+      section('ssh').figures['serial true: dutlab dut.exec (through the DUT lifecycle)'] = figure(ssh.dutSerial);
+      section('ssh').ratios.push(...ratio('ssh: dutlab / OpenSSH with a control master', section('ssh').figures['ssh true: dutlab dut.exec'], section('ssh').figures['ssh true: OpenSSH client, control master'], 1.5));
     } finally {
       await dut.close();
     }
   }
+  if (only.has('suites')) {
+    const runs = await suiteRuns(values.suites, values['suites-grep'], SUITE_MODES, say);
+    const scope = `${values.suites}${values['suites-grep'] ? ` --grep '${values['suites-grep']}'` : ''}`;
+    for (const run of runs) {
+      section('suites').figures[`suites ${scope}: ${run.mode}`] = figure([run.wallMs]);
+      section('suites').notes.push([`suites ${scope}: ${run.mode}`, `exit ${run.exitCode}: ${run.counts.passed} passed, ${run.counts.failed} failed, ${run.counts.errors} errors, ${run.counts.skipped} skipped of ${run.counts.total}`]);
+    }
+    const cold = section('suites').figures[`suites ${scope}: ${SUITE_MODES[0]?.name}`];
+    for (const mode of SUITE_MODES.slice(1)) section('suites').ratios.push(...ratio(`suites ${scope}: ${mode.name} / cold sequential`, section('suites').figures[`suites ${scope}: ${mode.name}`], cold, 0.4));
+  }
   if (only.has('flash')) {
     say('flash');
-    results.notes.push(...(await flashRows(image)));
+    section('flash').notes.push(...(await flashRows(image)));
   }
 } finally {
   await rm(goldenDir, { recursive: true, force: true });
 }
-process.stdout.write(renderTable(results));
-say(`saved ${await saveResults(results)}`);
+const saved = await saveResults(results);
+process.stdout.write(renderTable(saved.results));
+say(`saved ${saved.file}`);

@@ -1,0 +1,67 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+const DUTLAB = fileURLToPath(new URL('../../bin/dutlab.js', import.meta.url));
+
+/** How `dutlab run` is asked to run the suites; every mode runs the same tests. */
+export interface SuiteMode {
+  name: string;
+  args: string[];
+  /** Resumes and saves golden snapshots (in the bench's own cache), or boots cold. */
+  golden: boolean;
+}
+
+export const SUITE_MODES: readonly SuiteMode[] = [
+  { name: 'cold, sequential, no isolation', args: ['--cold', '--isolate', 'none'], golden: false },
+  { name: 'golden, isolate per suite (default)', args: ['--isolate', 'suite'], golden: true },
+  { name: 'golden, isolate per test', args: ['--isolate', 'test'], golden: true },
+  { name: 'golden, isolate per suite, --parallel 2', args: ['--isolate', 'suite', '--parallel', '2'], golden: true },
+];
+
+export interface SuiteRun {
+  mode: string;
+  wallMs: number;
+  counts: { total: number; passed: number; failed: number; errors: number; skipped: number };
+  exitCode: number;
+}
+
+/**
+ * Whole `dutlab run`s of the same suites, one mode after another, timed from
+ * the command's start to its exit. The golden modes share one cache of the
+ * bench's own, primed by an untimed run of one os test first, so that none
+ * of them pays for the first save and every one resumes the same state.
+ */
+export async function suiteRuns(suites: string, grep: string | undefined, modes: readonly SuiteMode[], say: (text: string) => void): Promise<SuiteRun[]> {
+  const golden = await mkdtemp(path.join(tmpdir(), 'dutlab-bench-suites-golden-'));
+  const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-bench-suites-'));
+  const run = (args: string[]) =>
+    execa('node', [DUTLAB, 'run', '--suite', suites, ...(grep ? ['--grep', grep] : []), '--reports', reports, ...args], {
+      reject: false,
+      env: { DUTLAB_GOLDEN_DIR: golden },
+      stdout: 'ignore',
+      stderr: 'ignore',
+    });
+  try {
+    if (modes.some((mode) => mode.golden)) {
+      say('suites: priming the golden snapshot (untimed)');
+      await run(['--grep', '^os/os-release', '--isolate', 'none']);
+    }
+    const runs: SuiteRun[] = [];
+    for (const mode of modes) {
+      say(`suites: ${mode.name}`);
+      const started = performance.now();
+      const result = await run(mode.args);
+      const wallMs = performance.now() - started;
+      const latest = (await readdir(reports)).filter((name) => name !== 'latest').sort().at(-1) ?? '';
+      const summary = JSON.parse(await readFile(path.join(reports, latest, 'summary.json'), 'utf8')) as { counts: SuiteRun['counts'] };
+      runs.push({ mode: mode.name, wallMs, counts: summary.counts, exitCode: result.exitCode ?? -1 });
+    }
+    return runs;
+  } finally {
+    await rm(golden, { recursive: true, force: true });
+    await rm(reports, { recursive: true, force: true });
+  }
+}
