@@ -128,7 +128,8 @@ try {
   }
   if (only.has('suites')) {
     const runs = await suiteRuns(values.suites, values['suites-grep'], SUITE_MODES, say);
-    const scope = `${values.suites}${values['suites-grep'] ? ` --grep '${values['suites-grep']}'` : ''}`;
+    const scope = values['suites-grep'] ? `${values.suites} (subset)` : values.suites;
+    if (values['suites-grep']) section('suites').notes.push(['the subset every mode ran', `\`--suite ${values.suites} --grep '${values['suites-grep']}'\``]);
     for (const run of runs) {
       section('suites').figures[`suites ${scope}: ${run.mode}`] = figure([run.wallMs]);
       section('suites').notes.push([`suites ${scope}: ${run.mode}`, `exit ${run.exitCode}: ${run.counts.passed} passed, ${run.counts.failed} failed, ${run.counts.errors} errors, ${run.counts.skipped} skipped of ${run.counts.total}`]);
