@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what dutlab needs on a fresh Debian bookworm machine, and skips
 # what is already there: Debian packages (as root) and the npm packages.
+# With the argument `bench`, also what the benchmarks compare against.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +15,9 @@ debs=(
   libxml2-utils                               # xmllint: validates junit.xml against the strict Ant schema in the report tests
   openssh-server                              # a private loopback sshd for the SSH transport tests
   chrony dnsmasq-base                         # NTP and DNS servers the network and time tests start on the host
-  python3-pexpect python3-labgrid openssh-client  # the bench's baselines: plain pexpect, labgrid, OpenSSH with a control master
 )
+# `install-deps.sh bench`: also the baselines `npm run bench` measures dutlab against.
+[ "${1:-}" = bench ] && debs+=(python3-pexpect python3-labgrid openssh-client)
 missing=()
 for deb in "${debs[@]}"; do
   dpkg-query -W -f '${Status}' "$deb" 2>/dev/null | grep -q 'install ok installed' || missing+=("$deb")

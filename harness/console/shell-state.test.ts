@@ -20,7 +20,7 @@ const STATEFUL = [
   'set -e; false', 'set -o pipefail', 'unset PATH', 'trap "" INT', '. /etc/profile', 'source x',
   'exec >/dev/null', 'read line', 'while read l; do :; done < f', 'for i in 1 2; do :; done',
   'sleep 5 &', 'f() { :; }', 'echo ${x:=1}', 'echo ${x?unset}', 'echo $((i++))', '((i = 1))',
-  'printf -v v %s x', 'ulimit -n 10', 'umask 077', 'alias ls=x', 'shift', 'return 1', '\\exit 1',
+  'printf -v v %s x', 'function f { :; }', 'ulimit -n 10', 'umask 077', 'alias ls=x', 'shift', 'return 1', '\\exit 1',
   "docker exec c sh -c 'exit 1'", 'echo "waiting for it"',
 ];
 

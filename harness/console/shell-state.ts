@@ -23,7 +23,7 @@ const STATEFUL_WORDS = [
   'export', 'unset', 'readonly', 'declare', 'typeset', 'local', 'let',
   'alias', 'unalias', 'source', 'eval', 'trap', 'ulimit', 'umask',
   'read', 'readarray', 'mapfile', 'getopts', 'shift', 'for', 'select', 'coproc',
-  'hash', 'enable', 'builtin', 'command', 'bind', 'complete', 'history', 'fc',
+  'hash', 'enable', 'builtin', 'command', 'bind', 'complete', 'compopt', 'history', 'fc', 'function',
   'wait', 'jobs', 'fg', 'bg', 'disown', 'suspend', 'kill',
 ];
 

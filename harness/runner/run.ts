@@ -53,9 +53,9 @@ export async function runSuites(plan: RunPlan): Promise<void> {
  * suite not yet taken, so a suite's tests share one DUT, its isolation and
  * its reboots. The first DUT boots alone: the others start once it is up,
  * from the golden state it saved, instead of every DUT booting cold at once
- * on shared cores. A DUT out of work is powered off. --bail stops every DUT. With more than one DUT the
- * reporter should be a SuiteSequencer: suites that ran at once are reported
- * one after another.
+ * on shared cores. A DUT out of work is powered off. --bail stops every
+ * DUT. With more than one DUT the reporter should be a SuiteSequencer:
+ * suites that ran at once are reported one after another.
  */
 export async function runSuitesOn(plan: Omit<RunPlan, 'dut'> & { duts: readonly Dut[] }): Promise<void> {
   const queue = [...plan.suites];
