@@ -94,6 +94,7 @@ export class Console {
   private bootSigns: { at: number; line: string }[] = [];
   private tracesTolerated = false;
   private buffer = '';
+  private uses = 0;
   private recent = '';
   private lastDataAt = Date.now();
   private wait: Wait | undefined;
@@ -119,8 +120,18 @@ export class Console {
     this.stream.on('data', this.onData).on('end', this.onEnd).on('close', this.onClose).on('error', this.onError);
   }
 
+  /**
+   * Changes with every send and wait, and when buffered text is dropped: a
+   * caller that saw the same value after its own last use knows that nobody
+   * else has written to the line or taken text from it since.
+   */
+  get useCount(): number {
+    return this.uses;
+  }
+
   /** Writes to the target, in paced chunks; concurrent sends do not interleave. */
   send(text: string): Promise<void> {
+    this.uses += 1;
     const done = this.sending.then(() => this.write(text));
     this.sending = done.catch(() => undefined);
     return done;
@@ -134,6 +145,7 @@ export class Console {
 
   /** Runs a custom reader as a wait. `what` names the awaited thing in a timeout message. */
   read<T>(reader: Reader<T>, what: string, options: WaitOptions): Promise<T> {
+    this.uses += 1;
     // A verdict kept from between waits goes first: it is why the stream may have closed.
     const fault = this.fault;
     this.fault = undefined;
@@ -237,7 +249,10 @@ export class Console {
     if (text === '') return;
     this.recent = (this.recent + text).slice(-EXCERPT_CHARS);
     this.buffer += text;
-    if (this.buffer.length > this.maxBufferChars) this.buffer = this.buffer.slice(-this.maxBufferChars);
+    if (this.buffer.length > this.maxBufferChars) {
+      this.buffer = this.buffer.slice(-this.maxBufferChars);
+      this.uses += 1;
+    }
     this.watchers.feed(text);
     this.offer();
   }

@@ -8,7 +8,7 @@ import { answerRuns, FakeDut, framed } from './testing/fake-dut.ts';
 function setup() {
   const dut = new FakeDut();
   const console = new Console({ stream: dut.stream, name: 'fake-1' });
-  answerRuns(dut, (quoted, marker) => framed(marker, `${/^'echo (.*)'$/.exec(quoted)?.[1] ?? ''}\n`, 0));
+  answerRuns(dut, (run) => framed(run, `${/^'echo (.*)'$/.exec(run.quoted)?.[1] ?? ''}\n`, 0));
   return { dut, console };
 }
 
@@ -20,7 +20,7 @@ test('login: prompt, user sent, no password asked, shell prompt, shell set up', 
   dut.say('\xff\x00\xfe garbage from the UART\r\n[    1.0] systemd[1]: Started Getty.\r\n\r\nDebian GNU/Linux 12 dut ttyS0\r\n\r\ndut login: ');
   const shell = await login(console, { timeoutMs: 5000 });
   t.true(dut.received.startsWith('root\n'));
-  t.regex(dut.received, /stty -echo[^\n]*__dutlab_run\(\) \{/);
+  t.regex(dut.received, /stty -echo[^\n]*_dls\(\) \{/);
   t.like(await shell.run('echo hello'), { output: 'hello\n', exitCode: 0, truncated: false });
 });
 

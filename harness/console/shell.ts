@@ -5,7 +5,7 @@
  */
 import { CommandError, DutError } from '../errors.ts';
 import type { Console } from './console.ts';
-import { commandLine, DEFINE_RUN, MarkerReader, newMarker } from './marker.ts';
+import { DEFINE_RUN, MarkerReader, newMarker, runRequest } from './marker.ts';
 
 export interface ShellOptions {
   /** Timeout of a `run()` that names none. */
@@ -38,6 +38,9 @@ export interface RunResult {
   truncated: boolean;
 }
 
+/** The login shell's prompt once set up. */
+const PROMPT = 'dutlab$ ';
+
 // Sent once, in one line, before the first command. Each optional setting is
 // tried in a subshell first: in dash a failing `set` aborts the rest of the line.
 // - stty -echo: our input is not echoed back, so it cannot be mistaken for
@@ -49,7 +52,7 @@ const SETUP = [
   'stty -echo 2>/dev/null',
   'stty cols 1024 2>/dev/null',
   'unset PROMPT_COMMAND PS0',
-  "PS1='dutlab$ '",
+  `PS1='${PROMPT}'`,
   "PS2=''",
   'export TERM=dumb PAGER=cat SYSTEMD_PAGER=cat SYSTEMD_COLORS=0',
   'for o in emacs vi history; do (set +o $o) 2>/dev/null && set +o $o; done',
@@ -61,6 +64,10 @@ export class Shell {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly timeoutMs: number;
   private readonly maxOutputChars: number;
+  /** The console's use count right after the last command that ended cleanly. */
+  private cleanAt: number | undefined;
+  /** Output may begin after the prompt: the line does not echo input (stty -echo took). */
+  private promptBegins = false;
 
   private constructor(
     readonly console: Console,
@@ -81,6 +88,13 @@ export class Shell {
         step: 'shell setup',
         excerpt: console.recentText(),
       });
+    }
+    // An echoed command line would come after the prompt, inside the output.
+    shell.promptBegins = true;
+    const echo = await shell.run('echo ready', { timeoutMs: options.setupTimeoutMs ?? 30_000, step: 'shell setup: echo' });
+    if (echo.output !== 'ready\n') {
+      shell.promptBegins = false;
+      console.note('the line echoes input (stty -echo did not take): every command prints a start marker');
     }
     return shell;
   }
@@ -104,7 +118,10 @@ export class Shell {
   private async execute(command: string, options: RunOptions): Promise<RunResult> {
     const marker = newMarker();
     const started = Date.now();
-    const reader = new MarkerReader(marker, { stripKernel: !options.kernelLog, maxOutputChars: this.maxOutputChars });
+    // The prompt after a clean end is the next thing on the line, unless someone else has used the line since.
+    const request = runRequest(marker, command, this.promptBegins && this.cleanAt === this.console.useCount ? PROMPT : undefined);
+    this.cleanAt = undefined;
+    const reader = new MarkerReader(marker, { begin: request.begin, stripKernel: !options.kernelLog, maxOutputChars: this.maxOutputChars });
     this.console.note(`run ${marker}: ${command}`);
     // Wait first, then send: output that comes back quickly is already under
     // this wait's rules (a boot banner in it is judged by the outcome).
@@ -116,7 +133,8 @@ export class Shell {
       ...(options.signal ? { signal: options.signal } : {}),
     });
     try {
-      const [{ output, exitCode, truncated }] = await Promise.all([completion, this.console.send(commandLine(marker, command))]);
+      const [{ output, exitCode, truncated }] = await Promise.all([completion, this.console.send(request.line)]);
+      this.cleanAt = this.console.useCount;
       const durationMs = Date.now() - started;
       this.console.note(`${marker} exited ${exitCode} after ${durationMs} ms`);
       return { output, exitCode, durationMs, truncated };

@@ -57,17 +57,34 @@ export class FakeDut {
 }
 
 /** A run line of the marker protocol, as the harness sends it. */
-export const RUN_LINE = /__dutlab_(?:run|here) '(\w+)''(\w+)' (.*)$/;
+const RUN_LINE = /(printf '\\n%s:S\\n' \w+\\\w+; )?_dl[sh] (\w+)\\(\w+) (.*)$/;
 
-/** What a shell prints for a command: the markers around its output, `\n` as `\r\n`. */
-export function framed(marker: string, output: string, exitCode: number): string {
-  return `\r\n${marker}:S\r\n${output}\r\n${marker}:E:${exitCode}\r\ndutlab$ `.replaceAll(/(?<!\r)\n/g, '\r\n');
+export interface RunLine {
+  marker: string;
+  /** The command as the line quotes it. */
+  quoted: string;
+  /** The line prints a start marker before the command's output. */
+  start: boolean;
 }
 
-/** Answers each run line with `reply(quotedCommand, marker)`, raw. */
-export function answerRuns(dut: FakeDut, reply: (quotedCommand: string, marker: string) => string): void {
+export function parseRunLine(line: string): RunLine | undefined {
+  const run = RUN_LINE.exec(line);
+  return run ? { marker: `${run[2]}${run[3]}`, quoted: run[4] ?? '', start: run[1] !== undefined } : undefined;
+}
+
+/**
+ * What a shell prints for a run line: the start marker if the line asks for
+ * one, the output, the end marker and the prompt, `\n` as `\r\n`.
+ */
+export function framed(run: RunLine, output: string, exitCode: number): string {
+  const start = run.start ? `\r\n${run.marker}:S\r\n` : '';
+  return `${start}${output}\r\n${run.marker}:E:${exitCode}\r\ndutlab$ `.replaceAll(/(?<!\r)\n/g, '\r\n');
+}
+
+/** Answers each run line with `reply(run)`, raw. */
+export function answerRuns(dut: FakeDut, reply: (run: RunLine) => string): void {
   dut.onLine((line) => {
-    const run = RUN_LINE.exec(line);
-    if (run) dut.say(reply(run[3] ?? '', `${run[1]}${run[2]}`));
+    const run = parseRunLine(line);
+    if (run) dut.say(reply(run));
   });
 }
