@@ -9,7 +9,8 @@
  *   serial  `true` through dutlab's console engine, plain pexpect, labgrid's ShellDriver
  *   ssh     `true` through dutlab's SSH transport, OpenSSH with a control master
  *   flash   the image onto an 8 GiB card file, raw, with its block map, from .xz
- *   suites  whole `dutlab run`s of the same suites: cold and sequential, golden
+ *   suites  whole `dutlab run`s of the same suites: cold and sequential with a
+ *           reboot per test (the reference) and with shared reboots, golden
  *           isolated per suite or per test, two DUTs in parallel (hours for
  *           os,hup: only when asked for, with --only suites)
  *
@@ -134,8 +135,8 @@ try {
       section('suites').figures[`suites ${scope}: ${run.mode}`] = figure([run.wallMs]);
       section('suites').notes.push([`suites ${scope}: ${run.mode}`, `exit ${run.exitCode}: ${run.counts.passed} passed, ${run.counts.failed} failed, ${run.counts.errors} errors, ${run.counts.skipped} skipped of ${run.counts.total}`]);
     }
-    const cold = section('suites').figures[`suites ${scope}: ${SUITE_MODES[0]?.name}`];
-    for (const mode of SUITE_MODES.slice(1)) section('suites').ratios.push(...ratio(`suites ${scope}: ${mode.name} / cold sequential`, section('suites').figures[`suites ${scope}: ${mode.name}`], cold, 0.4));
+    const reference = section('suites').figures[`suites ${scope}: ${SUITE_MODES[0]?.name}`];
+    for (const mode of SUITE_MODES.slice(1)) section('suites').ratios.push(...ratio(`suites ${scope}: ${mode.name} / cold, a reboot per test`, section('suites').figures[`suites ${scope}: ${mode.name}`], reference, 0.4));
   }
   if (only.has('flash')) {
     say('flash');

@@ -14,8 +14,10 @@ export interface SuiteMode {
   golden: boolean;
 }
 
+/** The first is the reference: the run as it was before snapshots, shared reboots and parallel DUTs. */
 export const SUITE_MODES: readonly SuiteMode[] = [
-  { name: 'cold, sequential, no isolation', args: ['--cold', '--isolate', 'none'], golden: false },
+  { name: 'cold, sequential, no isolation, a reboot per test', args: ['--cold', '--isolate', 'none', '--reboots', 'each'], golden: false },
+  { name: 'cold, sequential, no isolation, shared reboots', args: ['--cold', '--isolate', 'none'], golden: false },
   { name: 'golden, isolate per suite (default)', args: ['--isolate', 'suite'], golden: true },
   { name: 'golden, isolate per test', args: ['--isolate', 'test'], golden: true },
   { name: 'golden, isolate per suite, --parallel 2', args: ['--isolate', 'suite', '--parallel', '2'], golden: true },

@@ -29,6 +29,10 @@ test('bad input exits 2 with a message naming the flag or file', async (t) => {
   t.is(flag.exitCode, 2);
   t.regex(flag.stderr, /--transport: must be one of auto, serial, ssh \(got "pigeon"\)/);
 
+  const reboots = await execa('node', [dutlab, 'run', '--reboots', 'sometimes'], { reject: false });
+  t.is(reboots.exitCode, 2);
+  t.regex(reboots.stderr, /--reboots: must be one of shared, each \(got "sometimes"\)/);
+
   const unknown = await execa('node', [dutlab, 'frobnicate'], { reject: false });
   t.is(unknown.exitCode, 2);
   t.regex(unknown.stderr, /unknown command "frobnicate"/);

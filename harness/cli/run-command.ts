@@ -9,7 +9,8 @@ import { ConfigError } from '../errors.ts';
 import { untilAborted } from '../proc/abort.ts';
 import { Reporter, SuiteSequencer, type RunEnd } from '../report/index.ts';
 import { loadSuite } from '../runner/discover.ts';
-import { ISOLATIONS, type Isolation } from '../runner/isolation.ts';
+import { ISOLATIONS } from '../runner/isolation.ts';
+import { REBOOT_MODES } from '../runner/shared-reboot.ts';
 import { loadRunConfig, toRegExp, type RunConfig } from '../runner/run-config.ts';
 import { writeSerialLog } from '../runner/artifacts.ts';
 import { runSuitesOn } from '../runner/run.ts';
@@ -52,7 +53,7 @@ interrupted run.`,
     grep: { type: 'string', value: 'RE', help: 'run only the tests whose "suite/title" matches' },
     bail: { type: 'boolean', help: 'stop at the first test that does not pass' },
     reports: { type: 'string', default: 'reports', value: 'DIR', help: 'where the run reports go' },
-    config: { type: 'string', value: 'FILE', help: 'a run.yaml: suites, grep, bail, knownFlaky' },
+    config: { type: 'string', value: 'FILE', help: 'a run.yaml: suites, grep, bail, knownFlaky, isolate, reboots' },
     'next-hostapp': { type: 'string', value: 'TAR', help: 'the hostapp of the OS version to update to (with --image)' },
     'current-hostapp': { type: 'string', value: 'TAR', help: 'the hostapp of the booted version (with --image)' },
     'boot-timeout': dutFlags['boot-timeout'],
@@ -64,6 +65,11 @@ interrupted run.`,
       type: 'string',
       value: 'test|suite|none',
       help: 'rewind the DUT to its golden snapshot before each test, each suite (default) or never; tests that reboot still reboot for real',
+    },
+    reboots: {
+      type: 'string',
+      value: 'shared|each',
+      help: 'tests written as before and after a reboot share one reboot per suite (default), or each reboots alone',
     },
     parallel: {
       type: 'string',
@@ -92,6 +98,7 @@ interface RunFlags {
   login: string;
   cold: boolean;
   isolate?: string | undefined;
+  reboots?: string | undefined;
   parallel: string;
 }
 
@@ -106,7 +113,8 @@ async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
   const grepPattern = grep ? toRegExp(grep, '--grep') : undefined;
   const knownFlaky = (config.knownFlaky ?? []).map((p, i) => toRegExp(p, `${values.config}: knownFlaky[${i}]`));
   const parallel = parallelOption(values.parallel);
-  const isolate = isolationOption(values.isolate ?? config.isolate ?? 'suite', values.isolate !== undefined ? '--isolate' : `${values.config}: isolate`);
+  const isolate = oneOf(ISOLATIONS, values.isolate ?? config.isolate ?? 'suite', values.isolate !== undefined ? '--isolate' : `${values.config}: isolate`);
+  const reboots = oneOf(REBOOT_MODES, values.reboots ?? config.reboots ?? 'shared', values.reboots !== undefined ? '--reboots' : `${values.config}: reboots`);
   const loaded = await loadBoard(values.board);
   const given = await checkImages(values.image, values['next-hostapp'], values['current-hostapp']);
   const login = loginOption(values.login, given?.developmentMode);
@@ -174,6 +182,7 @@ async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
       ...((values.bail ?? config.bail) ? { bail: true } : {}),
       knownFlaky,
       isolate,
+      reboots,
       signal: shutdown,
       log: (message) => process.stderr.write(`${message}\n`),
     });
@@ -272,9 +281,9 @@ async function pointLatest(reports: string, runId: string): Promise<void> {
   await symlink(runId, latest);
 }
 
-function isolationOption(value: string, where: string): Isolation {
-  if (!(ISOLATIONS as readonly string[]).includes(value)) throw new ConfigError(where, `must be one of ${ISOLATIONS.join(', ')} (got "${value}")`);
-  return value as Isolation;
+function oneOf<T extends string>(allowed: readonly T[], value: string, where: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(where, `must be one of ${allowed.join(', ')} (got "${value}")`);
+  return value as T;
 }
 
 /** Up to the cores and memory of a host that runs QEMU guests of 1 GiB under TCG: more only queue for the same cores. */

@@ -3,6 +3,7 @@ import { Ajv } from 'ajv';
 import { parseValidatedYaml } from '../config/validated-yaml.ts';
 import { ConfigError } from '../errors.ts';
 import { ISOLATIONS, type Isolation } from './isolation.ts';
+import { REBOOT_MODES, type RebootMode } from './shared-reboot.ts';
 
 /** A run config (`--config run.yaml`): what a farm pins for a nightly or a bug reproduction. */
 export interface RunConfig {
@@ -13,6 +14,8 @@ export interface RunConfig {
   bail?: boolean;
   /** Rewind to the golden snapshot before each test, suite or never (`--isolate`). */
   isolate?: Isolation;
+  /** Tests written in two parts share a reboot, or each has its own (`--reboots`). */
+  reboots?: RebootMode;
 }
 
 const schema = {
@@ -24,6 +27,7 @@ const schema = {
     grep: { type: 'string', minLength: 1 },
     bail: { type: 'boolean' },
     isolate: { enum: ISOLATIONS },
+    reboots: { enum: REBOOT_MODES },
   },
 };
 const validate = new Ajv({ allErrors: true, verbose: true }).compile(schema);

@@ -16,6 +16,7 @@ import { Reporter } from '../report/index.ts';
 import { tempDirs } from '../report/testing/fixtures.ts';
 import type { LoadedSuite } from './discover.ts';
 import type { Isolation } from './isolation.ts';
+import type { RebootMode } from './shared-reboot.ts';
 import { SuiteSequencer } from '../report/index.ts';
 import { Timeline } from '../dut/timeline.ts';
 import { runSuites, runSuitesOn } from './run.ts';
@@ -124,7 +125,7 @@ function suite(name: string, tests: TestDefinition[], requires?: LoadedSuite['de
 const temp = tempDirs('dutlab-run-');
 test.after.always(() => temp.cleanup());
 
-async function run(suites: LoadedSuite[], dut: Dut, extra: { bail?: boolean; knownFlaky?: RegExp[]; grep?: RegExp; features?: Feature[]; signal?: AbortSignal; isolate?: Isolation; log?: (message: string) => void } = {}) {
+async function run(suites: LoadedSuite[], dut: Dut, extra: { bail?: boolean; knownFlaky?: RegExp[]; grep?: RegExp; features?: Feature[]; signal?: AbortSignal; isolate?: Isolation; reboots?: RebootMode; log?: (message: string) => void } = {}) {
   const reportsDir = temp.make();
   const reporter = new Reporter({ reportsDir, out: null });
   reporter.start({ board: 'fake', deviceType: 'generic-amd64', image: 'x.img', startedAt: Date.now() });
@@ -465,6 +466,18 @@ test('tests of a reboot group share a reboot of their own, after the common one'
     record.commands.filter((c) => /^(prepare|reboot)/.test(c)),
     ['prepare keeps', 'prepare keeps too', 'reboot', 'prepare wipes', 'prepare indifferent', 'reboot'],
   );
+});
+
+test('--reboots each: every two-part test reboots alone, in the order shared reboots would take them', async (t) => {
+  const { dut, record } = fakeDut();
+  const wipe = { rebootGroup: 'factory reset' };
+  const { results } = await run([suite('a', [sharing('wipes', wipe), sharing('keeps'), pass('plain')])], dut, { reboots: 'each' });
+  t.deepEqual(results, ['plain:pass', 'keeps:pass', 'wipes:pass']);
+  t.deepEqual(
+    record.commands.filter((c) => /^(prepare|reboot|check)/.test(c)),
+    ['prepare keeps', 'reboot', 'check keeps', 'prepare wipes', 'reboot', 'check wipes'],
+  );
+  t.is(record.reboots, 2);
 });
 
 test('an interrupt during a shared reboot reports every prepared test as not finished', async (t) => {

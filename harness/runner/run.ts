@@ -6,7 +6,7 @@ import { createContext } from './context.ts';
 import type { LoadedSuite } from './discover.ts';
 import { Isolator, type Isolation } from './isolation.ts';
 import { unmetRequirement } from './requirements.ts';
-import { rebootBatches, runRebootBatch } from './shared-reboot.ts';
+import { rebootBatches, runRebootBatch, type RebootMode } from './shared-reboot.ts';
 import { bounded, failed, phase, TestRun, type TestEnv } from './test-run.ts';
 import { isRebootTest, type Feature, type PlainTest, type RunImages, type TestDefinition } from './types.ts';
 
@@ -25,6 +25,8 @@ export interface RunPlan {
   knownFlaky?: RegExp[];
   /** Rewind the DUT to its golden state before each test, each suite (default), or never. */
   isolate?: Isolation;
+  /** Tests written in two parts share one reboot (default), or each reboots alone as a one-part test would. */
+  reboots?: RebootMode;
   /**
    * Aborted when the run must stop (SIGINT, SIGTERM): the running test is
    * stopped and reported as interrupted, nothing else starts. Its reason
@@ -113,7 +115,7 @@ async function runSuite({ plan, env, isolator }: Worker, suite: LoadedSuite, sha
   const selected = suite.tests.filter((t) => !plan.grep || plan.grep.test(`${suite.name}/${t.title}`));
   if (selected.length === 0) return;
   const plain = selected.filter((t): t is PlainTest => !isRebootTest(t));
-  const batches = rebootBatches(selected.filter(isRebootTest));
+  const batches = rebootBatches(selected.filter(isRebootTest), plan.reboots);
   const order: TestDefinition[] = [...plain, ...batches.flat()];
   const suiteStarted = Date.now();
   plan.reporter.suiteStart({ suite: suite.name, title: suite.definition.title, testCount: order.length, startedAt: suiteStarted, tests: order.map((t) => t.title) });

@@ -15,18 +15,23 @@ export interface BatchGate {
   report(result: TestResult): void;
 }
 
+/** Whether tests written in two parts share a reboot (`--reboots`), or each has its own. */
+export const REBOOT_MODES = ['shared', 'each'] as const;
+export type RebootMode = (typeof REBOOT_MODES)[number];
+
 /**
  * The reboot-sharing tests of a suite in batches, each run with one reboot:
  * the tests without a group first, then each group in the order it first
- * appears.
+ * appears; with `each`, every test is a batch of its own, in that order.
  */
-export function rebootBatches(tests: RebootTest[]): RebootTest[][] {
+export function rebootBatches(tests: RebootTest[], mode: RebootMode = 'shared'): RebootTest[][] {
   const groups = new Map<string, RebootTest[]>([['', []]]);
   for (const test of tests) {
     const group = test.rebootGroup ?? '';
     groups.set(group, [...(groups.get(group) ?? []), test]);
   }
-  return [...groups.values()].filter((batch) => batch.length > 0);
+  const batches = [...groups.values()].filter((batch) => batch.length > 0);
+  return mode === 'each' ? batches.flat().map((test) => [test]) : batches;
 }
 
 /**

@@ -37,10 +37,12 @@ DEVELOPMENT_FLAG=/var/volatile/development-features
 config_get() { jq -r "$1 // empty" "$CONFIG_JSON" 2>/dev/null; }
 # In development mode, (re)writes the flag file with the development options
 # of sshd (passwordless root unless os.sshKeys is set) and of the engine (TCP
-# 2375); fails in production mode.
+# 2375, unauthenticated as development mode means: --tls=false says so, and
+# spares each engine start the 15 s Debian's dockerd otherwise sleeps to
+# show a deprecation warning); fails in production mode.
 development_flag() {
 	[ "$(config_get '.developmentMode')" = true ] || return 1
 	sshd="-f /etc/ssh/sshd_config_development"
 	[ -n "$(config_get '.os.sshKeys // [] | .[]')" ] && sshd="$sshd -o PasswordAuthentication=no"
-	printf "SSHD_OPTS='%s'\nBALENA_DEVELOPMENT_ARGS='-H tcp://0.0.0.0:2375'\n" "$sshd" > "$DEVELOPMENT_FLAG"
+	printf "SSHD_OPTS='%s'\nBALENA_DEVELOPMENT_ARGS='-H tcp://0.0.0.0:2375 --tls=false'\n" "$sshd" > "$DEVELOPMENT_FLAG"
 }
