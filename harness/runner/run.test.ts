@@ -590,6 +590,56 @@ test('--parallel: each DUT takes the next suite, the others start once the first
   );
 });
 
+test('--parallel with --isolate test: a suite without a setup is split by test, a reboot batch stays on one DUT, a suite with a setup stays whole; each suite is reported once, whole', async (t) => {
+  // h1 holds the first DUT until the second has run everything else.
+  let release = (): void => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const h1: TestDefinition = {
+    title: 'h1',
+    run: async (c) => {
+      await c.sh('h1');
+      await released;
+    },
+  };
+  const across = (title: string): TestDefinition => acrossReboot({ title, beforeReboot: async (c) => void (await c.sh(`${title} before`)), afterReboot: async (c) => void (await c.sh(`${title} after`)) });
+  const one = fakeDut(undefined, 'dut-1');
+  const two = fakeDut((command) => (command === 's2' && release(), {}), 'dut-2');
+  one.record.rewindable = true;
+  two.record.rewindable = true;
+  const reportsDir = temp.make();
+  const reporter = new Reporter({ reportsDir, out: null });
+  reporter.start({ board: 'fake', deviceType: 'generic-amd64', image: 'x.img', startedAt: Date.now() });
+  const sequencer = new SuiteSequencer(reporter);
+  const withSetup = { ...suite('s', [named('s1'), named('s2')]) };
+  withSetup.definition = { ...withSetup.definition, setup: async (c) => void (await c.sh('setup s')) };
+  await runSuitesOn({
+    suites: [suite('hup', [h1, named('h2'), named('h3'), across('r1'), across('r2')]), withSetup],
+    duts: [one.dut, two.dut],
+    images: { image: 'x.img' },
+    features: new Set<Feature>(['serial']),
+    reporter: sequencer,
+    reportsDir,
+    isolate: 'test',
+  });
+  sequencer.finish(undefined);
+  reporter.end({ durationMs: 1, timeline: [] });
+  // Which DUT is powered off depends on which ends first; that is the other test's business.
+  t.deepEqual(one.record.commands.filter((command) => command !== 'power off'), ['h1'], 'the first DUT ran h1 while the second took the rest of hup');
+  t.deepEqual(
+    two.record.commands.filter((command) => command !== 'power off'),
+    ['h2', 'rewind', 'h3', 'rewind', 'r1 before', 'r2 before', 'reboot', 'r1 after', 'r2 after', 'rewind', 'setup s', 's1', 's2'],
+    'a rewind before each test and the batch, and once before the setup of s, whose tests rely on it',
+  );
+  const summary = JSON.parse(await readFile(path.join(reportsDir, 'summary.json'), 'utf8'));
+  t.deepEqual(
+    summary.suites.map((s: { suite: string; tests: { title: string; status: string }[] }) => [s.suite, s.tests.map((x) => `${x.title}:${x.status}`).sort()]),
+    [
+      ['hup', ['h1:pass', 'h2:pass', 'h3:pass', 'r1:pass', 'r2:pass']],
+      ['s', ['s1:pass', 's2:pass']],
+    ],
+  );
+});
+
 test('--parallel with --bail: a failure on one DUT stops the other from starting more tests', async (t) => {
   const one = fakeDut(undefined, 'dut-1');
   const two = fakeDut(undefined, 'dut-2');

@@ -8,7 +8,7 @@ import { Isolator, type Isolation } from './isolation.ts';
 import { unmetRequirement } from './requirements.ts';
 import { rebootBatches, runRebootBatch, type RebootMode } from './shared-reboot.ts';
 import { bounded, failed, phase, TestRun, type TestEnv } from './test-run.ts';
-import { isRebootTest, type Feature, type PlainTest, type RunImages, type TestDefinition } from './types.ts';
+import { isRebootTest, type Feature, type PlainTest, type RebootTest, type RunImages, type TestDefinition } from './types.ts';
 
 export interface RunPlan {
   suites: LoadedSuite[];
@@ -52,22 +52,26 @@ export async function runSuites(plan: RunPlan): Promise<void> {
 
 /**
  * The same on several DUTs at once (`--parallel`): each DUT takes the next
- * suite not yet taken, so a suite's tests share one DUT, its isolation and
- * its reboots. The first DUT boots alone: the others start once it is up,
- * from the golden state it saved, instead of every DUT booting cold at once
- * on shared cores. A DUT out of work is powered off. --bail stops every
- * DUT. With more than one DUT the reporter should be a SuiteSequencer:
- * suites that ran at once are reported one after another.
+ * piece of work not yet taken. A piece is a whole suite, so its tests share
+ * one DUT, its setup, isolation and reboots; under `--isolate test` a suite
+ * without a setup or teardown is split by test instead (tests sharing a
+ * reboot stay one piece), since every test starts from the golden state
+ * whichever DUT runs it. The first DUT boots alone: the others start once
+ * it is up, from the golden state it saved, instead of every DUT booting
+ * cold at once on shared cores. A DUT out of work is powered off. --bail
+ * stops every DUT. With more than one DUT the reporter should be a
+ * SuiteSequencer: suites that ran at once are reported one after another.
  */
 export async function runSuitesOn(plan: Omit<RunPlan, 'dut'> & { duts: readonly Dut[] }): Promise<void> {
-  const queue = [...plan.suites];
+  const byTest = plan.isolate === 'test' && plan.duts.length > 1;
+  const queue = plan.suites.flatMap((suite) => piecesOf(planSuite(suite, plan.grep, plan.reboots), byTest));
   const shared: SharedState = { stopReason: undefined };
   let working = plan.duts.length;
   const work = async (dut: Dut): Promise<void> => {
     const tag = plan.duts.length > 1 ? `[${dut.name}] ` : '';
     const log = (message: string): void => plan.log?.(`${tag}${message}`);
     const worker: Worker = { plan: { ...plan, dut, log }, env: { ...plan, dut, log }, isolator: new Isolator(dut, plan.isolate ?? 'suite', log) };
-    for (let suite = queue.shift(); suite && !plan.signal?.aborted; suite = queue.shift()) await runSuite(worker, suite, shared);
+    for (let piece = queue.shift(); piece && !plan.signal?.aborted; piece = queue.shift()) await runPiece(worker, piece, shared);
     working--;
     // Out of work while others still run: an idle guest still takes CPU time under TCG, from them.
     if (working > 0 && dut.state === 'ready' && !plan.signal?.aborted) await dut.powerOff().catch(() => undefined);
@@ -96,6 +100,42 @@ interface Worker {
   isolator: Isolator;
 }
 
+/** A suite's selected tests as they run: its plain tests in the order written, then its reboot batches. */
+interface SuitePlan {
+  suite: LoadedSuite;
+  plain: PlainTest[];
+  batches: RebootTest[][];
+  /** Pieces not finished yet; the suite ends with its last. */
+  piecesLeft: number;
+  startedAt: number | undefined;
+}
+
+/** Work one DUT takes at a time: tests of one suite (all of them, or one test or reboot batch). */
+interface Piece {
+  suite: SuitePlan;
+  plain: PlainTest[];
+  batches: RebootTest[][];
+}
+
+function planSuite(suite: LoadedSuite, grep: RegExp | undefined, reboots: RebootMode | undefined): SuitePlan {
+  const selected = suite.tests.filter((t) => !grep || grep.test(`${suite.name}/${t.title}`));
+  const plain = selected.filter((t): t is PlainTest => !isRebootTest(t));
+  return { suite, plain, batches: rebootBatches(selected.filter(isRebootTest), reboots), piecesLeft: 0, startedAt: undefined };
+}
+
+/** A suite whose tests rely on its setup or teardown stays one piece: it runs on one DUT. */
+function piecesOf(suite: SuitePlan, byTest: boolean): Piece[] {
+  const { setup, teardown } = suite.suite.definition;
+  const pieces =
+    byTest && !setup && !teardown
+      ? [...suite.plain.map((test) => ({ suite, plain: [test], batches: [] })), ...suite.batches.map((batch) => ({ suite, plain: [], batches: [batch] }))]
+      : suite.plain.length + suite.batches.length > 0
+        ? [{ suite, plain: suite.plain, batches: suite.batches }]
+        : [];
+  suite.piecesLeft = pieces.length;
+  return pieces;
+}
+
 /** Resolves once the DUT has been ready or broken for the first time: its boot is over, a golden state saved if it could be. */
 function upOnce(dut: Dut): Promise<void> {
   return new Promise((resolve) => {
@@ -109,16 +149,17 @@ function upOnce(dut: Dut): Promise<void> {
   });
 }
 
-async function runSuite({ plan, env, isolator }: Worker, suite: LoadedSuite, shared: SharedState): Promise<void> {
+/** Runs a piece of a suite on the worker's DUT; the suite starts with its first piece and ends with its last, whichever DUTs ran them. */
+async function runPiece({ plan, env, isolator }: Worker, piece: Piece, shared: SharedState): Promise<void> {
   const log = env.log;
   if (plan.signal?.aborted) return;
-  const selected = suite.tests.filter((t) => !plan.grep || plan.grep.test(`${suite.name}/${t.title}`));
-  if (selected.length === 0) return;
-  const plain = selected.filter((t): t is PlainTest => !isRebootTest(t));
-  const batches = rebootBatches(selected.filter(isRebootTest), plan.reboots);
-  const order: TestDefinition[] = [...plain, ...batches.flat()];
-  const suiteStarted = Date.now();
-  plan.reporter.suiteStart({ suite: suite.name, title: suite.definition.title, testCount: order.length, startedAt: suiteStarted, tests: order.map((t) => t.title) });
+  const { suite } = piece.suite;
+  const { plain, batches } = piece;
+  if (piece.suite.startedAt === undefined) {
+    const order: TestDefinition[] = [...piece.suite.plain, ...piece.suite.batches.flat()];
+    piece.suite.startedAt = Date.now();
+    plan.reporter.suiteStart({ suite: suite.name, title: suite.definition.title, testCount: order.length, startedAt: piece.suite.startedAt, tests: order.map((t) => t.title) });
+  }
   const suitePhase = phase(plan.signal);
   const suiteContext = createContext({ ...env, signal: () => suitePhase.signal, artifacts: path.join(plan.reportsDir, 'artifacts', suite.name, '_suite') });
   const suiteSkip = shared.stopReason ?? unmetRequirement(suite.definition.requires, plan.dut.board.deviceType, plan.features);
@@ -189,7 +230,7 @@ async function runSuite({ plan, env, isolator }: Worker, suite: LoadedSuite, sha
     await bounded(() => suite.definition.teardown?.(suiteContext), suitePhase, 'suite teardown').catch((error: unknown) => teardownErrors.push(error));
   }
   for (const error of teardownErrors) log(`suite ${suite.name} teardown: ${error instanceof Error ? error.message : String(error)}`);
-  plan.reporter.suiteEnd({ suite: suite.name, durationMs: Date.now() - suiteStarted });
+  if (--piece.suite.piecesLeft === 0) plan.reporter.suiteEnd({ suite: suite.name, durationMs: Date.now() - piece.suite.startedAt });
 }
 
 /** Boots the DUT if it is not up; a broken one is power-cycled once per suite. */
