@@ -10,13 +10,15 @@
  * it has not been touched for 90 s (the only test another host can make).
  *
  * A stale lease is taken over under a short-lived mutex, itself a link()ed
- * file, so two runs that find the same stale lease do not both remove it and
- * each believe they won. Removal is always "rename aside, check it is the file
- * judged, else put it back": nothing here unlinks a lease by name alone.
+ * file, so two runs that find the same stale lease do not both replace it and
+ * each believe they won; inside the mutex it is judged again and replaced by
+ * rename(), in one step, so the board is never free in between. Removal is
+ * always "rename aside, check it is the file judged, else put it back":
+ * nothing here unlinks a lease by name alone.
  */
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
-import { link, mkdir, readFile, stat, unlink, utimes } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -243,8 +245,11 @@ async function takeOver(file: string, seen: Seen, mine: string): Promise<'won' |
       // Inside the mutex, judge again: another taker may have won before we got it, or the holder may have come back.
       const again = await look(file);
       if (again && (again.text !== seen.text || staleness(again) === undefined)) return 'retry';
-      if (again && !removeIfSame(file, seen.text)) return 'retry';
-      return (await linked(mine, file)) ? 'won' : 'retry';
+      if (!again) return (await linked(mine, file)) ? 'won' : 'retry';
+      // Replaced in one step: removed first, the board would be free for a moment, and a plain
+      // taker linking then would win without anyone saying a lease was taken over.
+      await rename(mine, file);
+      return 'won';
     } finally {
       removeIfSame(mutex, token);
     }
