@@ -1,7 +1,7 @@
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { loadBoard } from '../boards/index.ts';
-import { boardCopies } from '../dut/binders.ts';
+import { boardCopies, copiesHostCanRun } from '../dut/binders.ts';
 import { createDut } from '../dut/create.ts';
 import { GoldenCache } from '../dut/golden-cache.ts';
 import type { Dut } from '../dut/dut.ts';
@@ -73,9 +73,9 @@ interrupted run.`,
     },
     parallel: {
       type: 'string',
-      default: '1',
-      value: 'N',
-      help: 'N DUTs at once (copies of a QEMU board), each taking the next suite (with --isolate test, the next test of a suite without a setup); the first boots, the others resume its golden snapshot',
+      default: 'auto',
+      value: 'N|auto',
+      help: 'N DUTs at once (copies of a QEMU board), each taking the next suite (with --isolate test, the next test of a suite without a setup); the first boots, the others resume its golden snapshot. auto: one per board.cpus cores the host has, as memory allows (1 for a physical board)',
     },
   },
   examples: ['dutlab run --suite os --grep engine', 'dutlab run --board lab-rpi4 --image balena.img --next-hostapp next.tar --reports /srv/reports'],
@@ -128,7 +128,7 @@ async function run(values: RunFlags, shutdown: AbortSignal): Promise<number> {
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const { board } = taken;
-  const boards = boardCopies(board, parallel);
+  const boards = boardCopies(board, parallel ?? Math.min(MAX_PARALLEL, copiesHostCanRun(board)));
 
   const reportsDir = path.resolve(values.reports, runId);
   await mkdir(reportsDir, { recursive: true });
@@ -289,9 +289,11 @@ function oneOf<T extends string>(allowed: readonly T[], value: string, where: st
 /** Up to the cores and memory of a host that runs QEMU guests of 1 GiB under TCG: more only queue for the same cores. */
 const MAX_PARALLEL = 8;
 
-function parallelOption(value: string): number {
+/** A count, or undefined for `auto` (decided once the board is known). */
+function parallelOption(value: string): number | undefined {
+  if (value === 'auto') return undefined;
   const count = Number(value);
-  if (!Number.isInteger(count) || count < 1 || count > MAX_PARALLEL) throw new ConfigError('--parallel', `must be a whole number from 1 to ${MAX_PARALLEL} (got "${value}")`);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_PARALLEL) throw new ConfigError('--parallel', `must be auto or a whole number from 1 to ${MAX_PARALLEL} (got "${value}")`);
   return count;
 }
 
