@@ -129,7 +129,9 @@ async function writeSuite(folder: string, name: string, title: string, tests: st
  */
 async function interruptWhen(args: string[], ready: (out: string, err: string) => boolean, signal: NodeJS.Signals, goldenDir?: string) {
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-reports-'));
-  const child = execa('node', [dutlab, 'run', ...(goldenDir ? [] : ['--cold']), ...args, '--reports', reports], {
+  // One DUT unless the test asks for more: --parallel auto would follow the host's cores.
+  const parallel = args.includes('--parallel') ? [] : ['--parallel', '1'];
+  const child = execa('node', [dutlab, 'run', ...(goldenDir ? [] : ['--cold']), ...parallel, ...args, '--reports', reports], {
     reject: false,
     buffer: { stdout: true, stderr: true },
     ...(goldenDir ? { env: { DUTLAB_GOLDEN_DIR: goldenDir } } : {}),

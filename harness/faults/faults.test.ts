@@ -23,7 +23,7 @@ test.serial('every provoked fault gets its verdict and cause, and the DUT comes 
   const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-faults-'));
   t.teardown(() => keepIfFailed(t, reports));
   // Cold: the suite judges boots and recoveries; saving a golden snapshot on the way would only cost time.
-  const result = await execa('node', [dutlab, 'run', '--cold', '--suite', 'harness/faults', '--reports', reports], { reject: false, timeout: 40 * 60_000 });
+  const result = await execa('node', [dutlab, 'run', '--cold', '--parallel', '1', '--suite', 'harness/faults', '--reports', reports], { reject: false, timeout: 40 * 60_000 });
   const runs = (await readdir(reports)).filter((d) => d !== 'latest').sort();
   const dir = path.join(reports, runs.at(-1) ?? '');
   const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as Summary;
