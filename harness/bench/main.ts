@@ -17,6 +17,7 @@
  * Options: --only boot,serial,ssh,flash,suites  --reps N (boots per kind, default 3)
  *          --turns N (interleaved turns, default 3)  --rounds N (commands per turn, default 100)
  *          --suites os,hup  --suites-grep RE (the tests every suite mode runs)
+ *          --suites-modes reference,shared,suite,test,parallel2 (default all; the reference always runs)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,7 +34,7 @@ import { flashRows } from './flash.ts';
 import { describeMachine, newSection, ratio, renderTable, saveResults, type BenchResults, type Section } from './results.ts';
 import { serialRoundTrips } from './serial.ts';
 import { sshRoundTrips } from './ssh.ts';
-import { SUITE_MODES, suiteRuns } from './suites.ts';
+import { suiteModes, suiteRuns } from './suites.ts';
 import { figure } from './stats.ts';
 
 const SECTIONS = ['boot', 'serial', 'ssh', 'flash', 'suites'] as const;
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'boot,serial,ssh,flash' },
     suites: { type: 'string', default: 'os,hup' },
     'suites-grep': { type: 'string' },
+    'suites-modes': { type: 'string' },
     reps: { type: 'string', default: '3' },
     turns: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '100' },
@@ -49,6 +51,8 @@ const { values } = parseArgs({
 });
 const only = new Set(values.only.split(','));
 for (const name of only) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`--only: no section "${name}" (${SECTIONS.join(', ')})`);
+// Checked before any slow work, like --only.
+const modes = suiteModes(values['suites-modes']);
 const [reps, turns, rounds] = [values.reps, values.turns, values.rounds].map((value) => Number.parseInt(value, 10)) as [number, number, number];
 
 const board = await loadBoard('qemu-x86_64');
@@ -129,15 +133,17 @@ try {
     }
   }
   if (only.has('suites')) {
-    const runs = await suiteRuns(values.suites, values['suites-grep'], SUITE_MODES, say);
+    const runs = await suiteRuns(values.suites, values['suites-grep'], modes, say);
     const scope = values['suites-grep'] ? `${values.suites} (subset)` : values.suites;
-    if (values['suites-grep']) section('suites').notes.push(['the subset every mode ran', `\`--suite ${values.suites} --grep '${values['suites-grep']}'\``]);
+    // One section per scope: the whole suites' figures and a subset's stand side by side.
+    const suites = section(`suites ${scope}`);
+    if (values['suites-grep']) suites.notes.push(['the subset every mode ran', `\`--suite ${values.suites} --grep '${values['suites-grep']}'\``]);
     for (const run of runs) {
-      section('suites').figures[`suites ${scope}: ${run.mode}`] = figure([run.wallMs]);
-      section('suites').notes.push([`suites ${scope}: ${run.mode}`, `exit ${run.exitCode}: ${run.counts.passed} passed, ${run.counts.failed} failed, ${run.counts.errors} errors, ${run.counts.skipped} skipped of ${run.counts.total}`]);
+      suites.figures[run.mode] = figure([run.wallMs]);
+      suites.notes.push([run.mode, `exit ${run.exitCode}: ${run.counts.passed} passed, ${run.counts.failed} failed, ${run.counts.errors} errors, ${run.counts.skipped} skipped of ${run.counts.total}`]);
     }
-    const reference = section('suites').figures[`suites ${scope}: ${SUITE_MODES[0]?.name}`];
-    for (const mode of SUITE_MODES.slice(1)) section('suites').ratios.push(...ratio(`suites ${scope}: ${mode.name} / cold, a reboot per test`, section('suites').figures[`suites ${scope}: ${mode.name}`], reference, 0.4));
+    const [reference, ...others] = modes;
+    for (const mode of others) suites.ratios.push(...ratio(`${mode.name} / ${reference?.name}`, suites.figures[mode.name], reference && suites.figures[reference.name], 0.4));
   }
   if (only.has('flash')) {
     say('flash');

@@ -8,6 +8,8 @@ const DUTLAB = fileURLToPath(new URL('../../bin/dutlab.js', import.meta.url));
 
 /** How `dutlab run` is asked to run the suites; every mode runs the same tests. */
 export interface SuiteMode {
+  /** What `--suites-modes` calls it. */
+  key: string;
   name: string;
   args: string[];
   /** Resumes and saves golden snapshots (in the bench's own cache), or boots cold. */
@@ -16,12 +18,24 @@ export interface SuiteMode {
 
 /** The first is the reference: the run as it was before snapshots, shared reboots and parallel DUTs. */
 export const SUITE_MODES: readonly SuiteMode[] = [
-  { name: 'cold, sequential, no isolation, a reboot per test', args: ['--cold', '--isolate', 'none', '--reboots', 'each'], golden: false },
-  { name: 'cold, sequential, no isolation, shared reboots', args: ['--cold', '--isolate', 'none'], golden: false },
-  { name: 'golden, isolate per suite (default)', args: ['--isolate', 'suite'], golden: true },
-  { name: 'golden, isolate per test', args: ['--isolate', 'test'], golden: true },
-  { name: 'golden, isolate per suite, --parallel 2', args: ['--isolate', 'suite', '--parallel', '2'], golden: true },
+  { key: 'reference', name: 'cold, sequential, no isolation, a reboot per test', args: ['--cold', '--isolate', 'none', '--reboots', 'each'], golden: false },
+  { key: 'shared', name: 'cold, sequential, no isolation, shared reboots', args: ['--cold', '--isolate', 'none'], golden: false },
+  { key: 'suite', name: 'golden, isolate per suite (default)', args: ['--isolate', 'suite'], golden: true },
+  { key: 'test', name: 'golden, isolate per test', args: ['--isolate', 'test'], golden: true },
+  { key: 'parallel2', name: 'golden, isolate per suite, --parallel 2', args: ['--isolate', 'suite', '--parallel', '2'], golden: true },
 ];
+
+/**
+ * The modes `--suites-modes` names (all by default), in the table's order;
+ * the reference always runs, since every ratio is against it.
+ */
+export function suiteModes(keys: string | undefined): SuiteMode[] {
+  if (keys === undefined) return [...SUITE_MODES];
+  const asked = new Set(keys.split(',').filter(Boolean));
+  const unknown = [...asked].filter((key) => !SUITE_MODES.some((mode) => mode.key === key));
+  if (unknown.length > 0) throw new Error(`--suites-modes: no mode ${unknown.map((key) => `"${key}"`).join(', ')} (${SUITE_MODES.map((mode) => mode.key).join(', ')})`);
+  return SUITE_MODES.filter((mode, index) => index === 0 || asked.has(mode.key));
+}
 
 export interface SuiteRun {
   mode: string;
