@@ -3,15 +3,15 @@ import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { Console, login, Transcript, type Shell } from '../console/index.ts';
 import { abortReason, DutError } from '../errors.ts';
 import { untilAborted, within } from '../proc/abort.ts';
-import { generateRunKey, SerialTransport, SshTransport, type RunKey } from '../transports/index.ts';
+import { generateRunKey, SerialTransport, type RunKey } from '../transports/index.ts';
 import type { ExecResult as TransportExecResult, GetOptions, PutOptions, Transport } from '../transports/types.ts';
 import { provisionMedium } from '../storage/provision.ts';
-import type { BoundBoard, Medium, NetworkDriver, NetworkEndpoint, SnapshotDriver, WriteProgress } from './drivers.ts';
+import type { BoundBoard, Medium, NetworkEndpoint, SnapshotDriver, WriteProgress } from './drivers.ts';
 import { GoldenCache, type GoldenKeyParts } from './golden-cache.ts';
 import { lifecycle, type ExecRequest, type LifecycleEvent, type RebootOptions, type Reply, type WrittenMedium } from './lifecycle.ts';
 
 export type { RebootOptions } from './lifecycle.ts';
-import { diagnoseSsh, SSH_DIAGNOSIS_INTERVAL_MS } from './ssh-diagnosis.ts';
+import { BOOT_ID, NetworkAccess } from './network-access.ts';
 import { Timeline, type TimelineEntry } from './timeline.ts';
 
 export type TransportKind = 'serial' | 'ssh';
@@ -32,7 +32,6 @@ const KERNEL_BANNER = /Linux version \d+\.\d+/;
 const RESTART_ANNOUNCEMENT = /reboot: (?:Restarting system|machine restart)|sysrq: (?:SysRq : )?Resetting/;
 /** States the machine rests in; a request waits for one, so it never lands mid-recovery. */
 const SETTLED = new Set(['idle', 'ready', 'off', 'broken']);
-const BOOT_ID = 'cat /proc/sys/kernel/random/boot_id';
 /** A resumed state answers in seconds (0.6–1.9 s measured); past this it is not going to. */
 const RESUME_TIMEOUT_MS = 60_000;
 /** What ends a golden save as the boot's failure rather than as a state not saved. */
@@ -105,7 +104,6 @@ export class Dut {
   private console: Console | undefined;
   private shell: Shell | undefined;
   private serial: SerialTransport | undefined;
-  private ssh: SshTransport | undefined;
   /** This run's SSH key; a DUT resuming a golden snapshot takes the key that snapshot was provisioned with. */
   private runKey: RunKey | undefined;
   /** The golden snapshot this DUT resumed or will save, by key. */
@@ -119,8 +117,8 @@ export class Dut {
   private readonly faultListeners = new Set<(fault: Fault) => void>();
   /** The kernel's boot id since the last login: SSH compares it after each dial. */
   private bootId: string | undefined;
-  /** Set when SSH was diagnosed unreachable in this boot: later SSH requests fail at once with it. */
-  private sshDown: DutError | undefined;
+  /** SSH and the DUT's ports, through the board's network. */
+  private readonly net: NetworkAccess;
 
   constructor(
     readonly board: BoundBoard,
@@ -130,6 +128,15 @@ export class Dut {
     this.transcript = new Transcript({ logFile: path.join(options.dir, 'console.jsonl') });
     this.runKey = options.ssh === false ? undefined : generateRunKey(`dutlab-${board.name}`);
     this.login = options.login ?? 'console';
+    this.net = new NetworkAccess({
+      name: this.name,
+      board,
+      transcript: this.transcript,
+      dialMs: options.sshDialMs ?? 120_000,
+      runKey: () => this.runKey,
+      serial: () => this.serial,
+      recentText: () => this.requireConsole().recentText(),
+    });
     if (this.login === 'ssh') {
       const missing = !board.network
         ? 'a board network: the board file has none'
@@ -181,7 +188,7 @@ export class Dut {
         waitForShell: fromPromise(() => this.waitForShell(bootTimeoutMs, 'boot')),
         powerCycle: fromPromise(async () => {
           this.requireConsole().expectReboot();
-          await this.dropSsh();
+          await this.net.drop();
           const since = Date.now();
           await board.power.cycle();
           await this.newKernelBoot('power cycle', since);
@@ -196,14 +203,14 @@ export class Dut {
         // Without a reset line (a relay board) the reset is a power cycle, and the timeline's detail says so.
         hardReset: fromPromise(async () => {
           this.requireConsole().expectReboot();
-          await this.dropSsh();
+          await this.net.drop();
           const since = Date.now();
           if (board.reset) await board.reset.reset();
           else await board.power.cycle();
           await this.newKernelBoot(board.reset ? 'hard reset' : 'hard reset (power cycle: the board has no reset line)', since);
         }),
         powerOff: fromPromise(async () => {
-          await this.dropSsh();
+          await this.net.drop();
           await board.power.off();
         }),
       },
@@ -257,7 +264,7 @@ export class Dut {
    * must not wait out a dial deadline to learn that again).
    */
   get reachableTransport(): TransportKind {
-    return this.sshDown ? 'serial' : this.defaultTransport;
+    return this.net.sshUnreachable ? 'serial' : this.defaultTransport;
   }
 
   async exec(command: string, options: { transport?: TransportKind; timeoutMs?: number } & OperationOptions = {}): Promise<ExecResult> {
@@ -282,6 +289,16 @@ export class Dut {
     await this.operate(transport, `get ${remotePath}`, options.signal, (t, signal) =>
       t.get(remotePath, localPath, { step: `${transport} get`, ...options, signal }),
     );
+  }
+
+  /** Where the DUT's sshd is reachable, resolved by the board's network driver. */
+  sshEndpoint(signal?: AbortSignal): Promise<NetworkEndpoint> {
+    return this.net.sshEndpoint(signal);
+  }
+
+  /** Where this host reaches the DUT's TCP `port` (as from the board's network), e.g. the engine's 2375. */
+  reach(port: number, options: OperationOptions = {}): Promise<NetworkEndpoint> {
+    return this.net.reach(port, options.signal);
   }
 
   /**
@@ -438,7 +455,7 @@ export class Dut {
     this.closed ??= (async () => {
       this.actor.stop();
       this.timeline.enter('closed');
-      await Promise.allSettled([this.dropSsh(), this.board.power.off()]);
+      await Promise.allSettled([this.net.drop(), this.board.power.off()]);
       this.console?.close();
       await this.board.console.close().catch(() => undefined);
       await this.board.storage.release().catch(() => undefined);
@@ -499,7 +516,7 @@ export class Dut {
    */
   private async recoverFromFault(fault: DutError, bootTimeoutMs: number): Promise<void> {
     const console = this.requireConsole();
-    await this.dropSsh();
+    await this.net.drop();
     const fatal = fault.kind === 'reset' || /Kernel panic/.test(`${fault.message}\n${fault.excerpt ?? ''}`);
     if (!fatal && this.serial) {
       const answered = await this.serial.exec('true', { timeoutMs: 15_000, step: 'recover: is the shell alive' }).then(
@@ -621,7 +638,7 @@ export class Dut {
     } catch (error) {
       if (this.goldenKey) await this.options.golden?.forget(this.goldenKey.key);
       this.transcript.info(`golden snapshot ${this.goldenKey?.key ?? '?'} did not resume: forgotten`);
-      await this.dropSsh();
+      await this.net.drop();
       throw error;
     }
   }
@@ -644,7 +661,7 @@ export class Dut {
       const settled = await transport.exec('systemctl is-system-running --wait', { timeoutMs: GOLDEN_SETTLE_MS, step: 'golden: boot finished' });
       const state = settled.stdout.trim();
       if (!/^(running|degraded)$/.test(state)) throw new DutError('not-ready', `the boot did not finish (systemd says "${state}")`, { dut: this.name, step: 'golden' });
-      await this.dropSsh();
+      await this.net.drop();
       const entry = await cache.store(this.name, golden.parts, this.runKey, (dir) => snapshot.save(dir));
       const fault = this.faultSince(started);
       if (fault) {
@@ -663,7 +680,7 @@ export class Dut {
   /** The rewind actor: the board back to the saved state, then taken as resumed (shell, clock, boot id). */
   private async rewindNow(): Promise<void> {
     const started = Date.now();
-    await this.dropSsh();
+    await this.net.drop();
     await (this.board.snapshot as SnapshotDriver).rewind();
     // The saved state's boot answers, not a new one: SSH must not wait for a boot id other than the last.
     this.bootId = undefined;
@@ -691,177 +708,21 @@ export class Dut {
   }
 
   private async waitForShell(timeoutMs: number, step: string, pokeMs?: number): Promise<void> {
-    if (this.login === 'ssh') return this.waitForSshBoot(timeoutMs, step);
+    if (this.login === 'ssh') {
+      this.bootId = await this.net.waitForBoot(this.bootId, timeoutMs, step);
+      return;
+    }
     this.shell = await this.board.whileAlive(login(this.requireConsole(), { timeoutMs, step, ...(pokeMs ? { pokeMs } : {}) }));
     this.serial = new SerialTransport({ shell: this.shell, dut: this.name, note: (text) => this.transcript.info(text) });
-    this.sshDown = undefined;
+    this.net.newBoot();
     const id = await this.serial.exec(BOOT_ID, { timeoutMs: 30_000, step: `${step}: boot id` });
     this.bootId = id.exitCode === 0 ? id.stdout.trim() : undefined;
   }
 
-  /**
-   * The boot is up once sshd answers with a boot id other than the last one
-   * seen: before a reboot takes sshd down, the old boot may still answer.
-   */
-  private async waitForSshBoot(timeoutMs: number, step: string): Promise<void> {
-    const previous = this.bootId;
-    const deadline = Date.now() + timeoutMs;
-    const endpoint = await this.sshEndpoint();
-    this.sshDown = undefined;
-    for (;;) {
-      const left = deadline - Date.now();
-      const ssh =
-        left > 0
-          ? await this.board
-              .whileAlive(SshTransport.connect({ ...endpoint, privateKey: (this.runKey as RunKey).privateKey, dut: this.name, deadlineMs: left, note: (text) => this.transcript.info(text) }))
-              .catch((error: unknown) => {
-                if (error instanceof DutError && error.kind === 'timeout') return undefined;
-                throw error;
-              })
-          : undefined;
-      if (!ssh) {
-        throw new DutError('timeout', `no${previous ? ' new' : ''} boot answered over SSH within ${Math.round(timeoutMs / 1000)} s${previous ? ` (the last boot id was ${previous})` : ''}`, {
-          dut: this.name,
-          step,
-          excerpt: this.requireConsole().recentText(),
-        });
-      }
-      const id = await ssh.exec(BOOT_ID, { timeoutMs: 30_000, step: `${step}: boot id` }).catch(() => undefined);
-      const bootId = id?.exitCode === 0 ? id.stdout.trim() : undefined;
-      if (bootId && bootId !== previous) {
-        this.ssh = ssh;
-        this.bootId = bootId;
-        this.transcript.info(`${step}: boot ${bootId} answers over SSH`);
-        return;
-      }
-      await ssh.close().catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-    }
-  }
-
   private async transportFor(kind: TransportKind, signal: AbortSignal): Promise<Transport> {
-    if (kind === 'serial') {
-      if (!this.serial) throw new DutError('console-lost', 'no shell on the console', { dut: this.name, step: 'serial' });
-      return this.serial;
-    }
-    if (this.sshDown) throw this.sshDown;
-    if (this.ssh?.connected) return this.ssh;
-    if (this.ssh) {
-      // Not redialled behind the caller's back: a dead link may mean the DUT rebooted, which the boot id tells.
-      this.transcript.info('ssh: the connection was lost; dialling again and checking the boot id');
-      await this.dropSsh();
-    }
-    this.ssh = await this.dialSsh(signal);
-    return this.ssh;
-  }
-
-  /**
-   * Dials sshd after a boot, with a deadline (sshd starts after the serial
-   * login). Meanwhile the serial console is asked whether waiting makes sense:
-   * once the system has finished booting and nothing listens on the SSH port,
-   * dialling on is pointless, and the error says what was found. The boot id
-   * over SSH must be the one the console logged in to: a different one is a
-   * reset nobody asked for.
-   */
-  private async dialSsh(signal: AbortSignal): Promise<SshTransport> {
-    const network = this.board.network;
-    if (!this.runKey || !network) throw new DutError('config', 'SSH is not available on this board', { dut: this.name, step: 'ssh' });
-    const started = Date.now();
-    const endpoint = await this.sshEndpoint(signal);
-    const dialMs = this.options.sshDialMs ?? 120_000;
-    const dialling = this.board.whileAlive(
-      SshTransport.connect({ ...endpoint, privateKey: this.runKey.privateKey, dut: this.name, deadlineMs: dialMs, note: (text) => this.transcript.info(text) }),
-    );
-    // Ends the serial watch with the dial, or with the caller: no console wait may outlive this request.
-    const done = new AbortController();
-    const watching = this.serial ? this.watchSshFromSerial(AbortSignal.any([done.signal, signal])) : new Promise<never>(() => undefined);
-    let ssh: SshTransport;
-    try {
-      ssh = await untilAborted(Promise.race([dialling, watching]), signal);
-    } catch (error) {
-      void dialling.then((late) => late.close(), () => undefined);
-      if (error instanceof DutError && error.kind === 'ssh-unreachable') throw (this.sshDown = error);
-      if (error instanceof DutError && error.kind === 'timeout' && this.serial) {
-        done.abort();
-        const found = await diagnoseSsh(this.serial, signal).catch((e: unknown) => ({ hopeless: false, text: `serial diagnosis failed: ${String(e)}` }));
-        throw (this.sshDown = new DutError('ssh-unreachable', `sshd not reachable for ${Math.round((Date.now() - started) / 1000)} s (${error.reason}); over the serial console: ${found.text}`, {
-          dut: this.name,
-          step: 'ssh connect',
-          excerpt: found.text,
-          cause: error,
-        }));
-      }
-      throw error;
-    } finally {
-      done.abort();
-    }
-    const id = await ssh.exec(BOOT_ID, { timeoutMs: 30_000, step: 'ssh connect: boot id', signal });
-    if (this.bootId && id.exitCode === 0 && id.stdout.trim() !== this.bootId) {
-      await ssh.close();
-      throw new DutError('reset', `the DUT rebooted without being asked: its boot id is ${id.stdout.trim()}, the console logged in to ${this.bootId}`, {
-        dut: this.name,
-        step: 'ssh connect',
-        excerpt: this.requireConsole().recentText(),
-      });
-    }
-    return ssh;
-  }
-
-  /**
-   * Rejects with ssh-unreachable as soon as the console says the OS booted
-   * and nothing listens for SSH, or with the reset or panic the console saw
-   * meanwhile (a DUT that went away is why SSH does not answer).
-   */
-  private async watchSshFromSerial(stop: AbortSignal): Promise<never> {
-    const serial = this.serial as SerialTransport;
-    for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, SSH_DIAGNOSIS_INTERVAL_MS));
-      if (stop.aborted) return new Promise<never>(() => undefined);
-      const found = await diagnoseSsh(serial, stop).catch((error: unknown) => {
-        if (error instanceof DutError && (error.kind === 'reset' || error.kind === 'panic')) throw error;
-        return undefined;
-      });
-      if (stop.aborted) return new Promise<never>(() => undefined);
-      if (found?.hopeless) {
-        throw new DutError('ssh-unreachable', `sshd is not reachable and will not be: ${found.text}`, { dut: this.name, step: 'ssh connect', excerpt: found.text });
-      }
-    }
-  }
-
-  /**
-   * Where the DUT's sshd is reachable, resolved by the board's network driver
-   * (a static address, a DHCP lease, or the DUT asked over its console).
-   */
-  async sshEndpoint(signal?: AbortSignal): Promise<NetworkEndpoint> {
-    return this.requireNetwork('ssh endpoint').endpoint(this.askConsole('ssh endpoint', signal), signal);
-  }
-
-  /** Where this host reaches the DUT's TCP `port` (as from the board's network), e.g. the engine's 2375. */
-  async reach(port: number, options: OperationOptions = {}): Promise<NetworkEndpoint> {
-    const step = `port ${port}`;
-    return this.requireNetwork(step).reach(port, this.askConsole(step, options.signal), options.signal);
-  }
-
-  private requireNetwork(step: string): NetworkDriver {
-    if (!this.board.network) throw new DutError('config', 'the board has no network', { dut: this.name, step });
-    return this.board.network;
-  }
-
-  /** How a network driver asks the DUT for its address: a command on the console shell. */
-  private askConsole(step: string, signal: AbortSignal | undefined): (command: string) => Promise<string> {
-    const serial = this.serial;
-    return async (command) => {
-      if (!serial) throw new DutError('console-lost', 'no shell on the console to ask for the address', { dut: this.name, step });
-      const result = await serial.exec(command, { timeoutMs: 30_000, step, ...(signal ? { signal } : {}) });
-      return result.stdout;
-    };
-  }
-
-  /** After a reboot the connection is dead anyway; the next SSH request dials again. */
-  private async dropSsh(): Promise<void> {
-    const ssh = this.ssh;
-    this.ssh = undefined;
-    await ssh?.close().catch(() => undefined);
+    if (kind === 'ssh') return this.net.transport(this.bootId, signal);
+    if (!this.serial) throw new DutError('console-lost', 'no shell on the console', { dut: this.name, step: 'serial' });
+    return this.serial;
   }
 
   private async rebootNow(options: RebootOptions, bootTimeoutMs: number): Promise<void> {
@@ -873,11 +734,11 @@ export class Dut {
       if (this.login === 'ssh') {
         // Detached, so that the command returns before sshd goes down with the OS.
         if (initiate) await (await this.transportFor('ssh', AbortSignal.timeout(180_000))).exec('(sleep 1; reboot) </dev/null >/dev/null 2>&1 &', { timeoutMs: 30_000, step: 'reboot' });
-        await this.dropSsh();
+        await this.net.drop();
         await this.waitForShell(bootTimeoutMs, 'reboot');
         return;
       }
-      await this.dropSsh();
+      await this.net.drop();
       // Not through the shell: the command never completes, the console goes down.
       if (initiate) await console.send('reboot\n');
       // Every boot prints the kernel banner once (firmware and bootloader
