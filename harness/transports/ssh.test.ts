@@ -89,6 +89,20 @@ sshTest('exec: stdout and stderr apart, exit codes 0, 1 and 42, a signal as 128+
   t.is(ssh.hostKey?.type, 'ssh-ed25519');
 });
 
+sshTest('exec: the transcript gets each command when it starts and its end, numbered, concurrent ones told apart', async (t) => {
+  const sshd = await server(t);
+  const notes: string[] = [];
+  const ssh = await connect(t, sshd.port, { note: (text) => notes.push(text) });
+  await Promise.all([ssh.exec('sleep 0.3; exit 3'), ssh.exec('true')]);
+  await ssh.exec('kill -TERM $$');
+  const lines = notes.filter((note) => /^ssh #\d/.test(note));
+  t.deepEqual(lines.slice(0, 2).sort(), ['ssh #1: sleep 0.3; exit 3', 'ssh #2: true']);
+  t.regex(lines[2] ?? '', /^ssh #2 exited 0 after \d+ ms$/);
+  t.regex(lines[3] ?? '', /^ssh #1 exited 3 after \d+ ms$/);
+  t.deepEqual(lines.slice(4, 5), ['ssh #3: kill -TERM $$']);
+  t.regex(lines[5] ?? '', /^ssh #3 killed by SIGTERM after \d+ ms$/);
+});
+
 sshTest('exec: 1 MB of stdout and 1 MB of stderr at once', async (t) => {
   const sshd = await server(t);
   const ssh = await connect(t, sshd.port);

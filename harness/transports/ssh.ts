@@ -77,6 +77,8 @@ export class SshTransport implements Transport {
   private connecting: Promise<SshLink> | undefined;
   private method: { link: SshLink; method: Promise<FileMethod> } | undefined;
   private closed = false;
+  /** Numbers the commands in the transcript, where concurrent ones interleave. */
+  private commands = 0;
 
   private constructor(options: SshConnectOptions) {
     this.dut = options.dut;
@@ -145,8 +147,11 @@ export class SshTransport implements Transport {
 
   async exec(command: string, options: SshExecOptions = {}): Promise<ExecResult> {
     const step = options.step ?? 'exec';
+    const id = ++this.commands;
     const run = async (): Promise<ExecResult> => {
       const link = await this.live(step);
+      // As the serial shell does: the transcript is the run's timeline over either transport.
+      this.note(`ssh #${id}: ${command}`);
       const raw = await runOnLink(link, command, {
         timeoutMs: options.timeoutMs ?? this.timeoutMs,
         dut: this.dut,
@@ -155,6 +160,7 @@ export class SshTransport implements Transport {
       });
       const result: ExecResult = { stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8'), exitCode: raw.exitCode, durationMs: raw.durationMs };
       if (raw.signal) result.signal = raw.signal;
+      this.note(`ssh #${id} ${raw.signal ? `killed by ${raw.signal}` : `exited ${raw.exitCode}`} after ${Math.round(raw.durationMs)} ms`);
       return result;
     };
     return options.idempotent ? this.retryOnce(step, run) : run();
