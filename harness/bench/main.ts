@@ -12,7 +12,8 @@
  *   suites  whole `dutlab run`s of the same suites: cold and sequential with a
  *           reboot per test (the reference) and with shared reboots, golden
  *           isolated per suite or per test, two DUTs in parallel (hours for
- *           os,hup: only when asked for, with --only suites)
+ *           os,hup: only when asked for, with --only suites); each run's
+ *           report stays in reports/bench/
  *
  * Options: --only boot,serial,ssh,flash,suites  --reps N (boots per kind, default 3)
  *          --turns N (interleaved turns, default 3)  --rounds N (commands per turn, default 100)
@@ -140,7 +141,7 @@ try {
     if (values['suites-grep']) suites.notes.push(['the subset every mode ran', `\`--suite ${values.suites} --grep '${values['suites-grep']}'\``]);
     for (const run of runs) {
       suites.figures[run.mode] = figure([run.wallMs]);
-      suites.notes.push([run.mode, `exit ${run.exitCode}: ${run.counts.passed} passed, ${run.counts.failed} failed, ${run.counts.errors} errors, ${run.counts.skipped} skipped of ${run.counts.total}`]);
+      suites.notes.push([run.mode, `exit ${run.exitCode}: ${run.counts.passed} passed, ${run.counts.failed} failed, ${run.counts.errors} errors, ${run.counts.skipped} skipped of ${run.counts.total}; report ${path.relative(process.cwd(), run.report)}`]);
     }
     const [reference, ...others] = modes;
     for (const mode of others) suites.ratios.push(...ratio(`${mode.name} / ${reference?.name}`, suites.figures[mode.name], reference && suites.figures[reference.name], 0.4));

@@ -42,6 +42,8 @@ export interface SuiteRun {
   wallMs: number;
   counts: { total: number; passed: number; failed: number; errors: number; skipped: number };
   exitCode: number;
+  /** The run's report directory, under reports/bench/. */
+  report: string;
 }
 
 /**
@@ -52,7 +54,8 @@ export interface SuiteRun {
  */
 export async function suiteRuns(suites: string, grep: string | undefined, modes: readonly SuiteMode[], say: (text: string) => void): Promise<SuiteRun[]> {
   const golden = await mkdtemp(path.join(tmpdir(), 'dutlab-bench-suites-golden-'));
-  const reports = await mkdtemp(path.join(tmpdir(), 'dutlab-bench-suites-'));
+  // Kept: a mode's failure is a finding, and its report says which test and why.
+  const reports = path.resolve('reports', 'bench');
   const run = (args: string[]) =>
     execa('node', [DUTLAB, 'run', '--suite', suites, ...(grep ? ['--grep', grep] : []), '--reports', reports, ...args], {
       reject: false,
@@ -73,11 +76,11 @@ export async function suiteRuns(suites: string, grep: string | undefined, modes:
       const wallMs = performance.now() - started;
       const latest = (await readdir(reports)).filter((name) => name !== 'latest').sort().at(-1) ?? '';
       const summary = JSON.parse(await readFile(path.join(reports, latest, 'summary.json'), 'utf8')) as { counts: SuiteRun['counts'] };
-      runs.push({ mode: mode.name, wallMs, counts: summary.counts, exitCode: result.exitCode ?? -1 });
+      say(`suites: ${mode.name}: exit ${result.exitCode ?? '?'} after ${Math.round(wallMs / 1000)} s, report in ${path.join(reports, latest)}`);
+      runs.push({ mode: mode.name, wallMs, counts: summary.counts, exitCode: result.exitCode ?? -1, report: path.join(reports, latest) });
     }
     return runs;
   } finally {
     await rm(golden, { recursive: true, force: true });
-    await rm(reports, { recursive: true, force: true });
   }
 }
