@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,7 @@ export interface SuiteRun {
   wallMs: number;
   counts: { total: number; passed: number; failed: number; errors: number; skipped: number };
   exitCode: number;
-  /** The run's report directory, under reports/bench/. */
+  /** The run's report directory, under reports/bench/<bench start>/<mode key>/. */
   report: string;
 }
 
@@ -54,30 +54,40 @@ export interface SuiteRun {
  */
 export async function suiteRuns(suites: string, grep: string | undefined, modes: readonly SuiteMode[], say: (text: string) => void): Promise<SuiteRun[]> {
   const golden = await mkdtemp(path.join(tmpdir(), 'dutlab-bench-suites-golden-'));
-  // Kept: a mode's failure is a finding, and its report says which test and why.
-  const reports = path.resolve('reports', 'bench');
-  const run = (args: string[]) =>
-    execa('node', [DUTLAB, 'run', '--suite', suites, ...(grep ? ['--grep', grep] : []), '--reports', reports, ...args], {
+  // Kept, a directory per mode: a mode's failure is a finding, and its report and output say which test and why.
+  const reports = path.resolve('reports', 'bench', new Date().toISOString().replace(/[:.]/g, '-'));
+  const run = async (key: string, args: string[]) => {
+    const dir = path.join(reports, key);
+    await mkdir(dir, { recursive: true });
+    const result = await execa('node', [DUTLAB, 'run', '--suite', suites, ...(grep ? ['--grep', grep] : []), '--reports', dir, ...args], {
       reject: false,
       env: { DUTLAB_GOLDEN_DIR: golden },
-      stdout: 'ignore',
-      stderr: 'ignore',
+      stdout: { file: path.join(dir, 'stdout.txt') },
+      stderr: { file: path.join(dir, 'stderr.txt') },
     });
+    return { exitCode: result.exitCode ?? -1, dir };
+  };
   try {
     if (modes.some((mode) => mode.golden)) {
       say('suites: priming the golden snapshot (untimed)');
-      await run(['--grep', '^os/os-release', '--isolate', 'none']);
+      await run('priming', ['--grep', '^os/os-release', '--isolate', 'none']);
     }
     const runs: SuiteRun[] = [];
     for (const mode of modes) {
       say(`suites: ${mode.name}`);
       const started = performance.now();
-      const result = await run(mode.args);
+      const { exitCode, dir } = await run(mode.key, mode.args);
       const wallMs = performance.now() - started;
-      const latest = (await readdir(reports)).filter((name) => name !== 'latest').sort().at(-1) ?? '';
-      const summary = JSON.parse(await readFile(path.join(reports, latest, 'summary.json'), 'utf8')) as { counts: SuiteRun['counts'] };
-      say(`suites: ${mode.name}: exit ${result.exitCode ?? '?'} after ${Math.round(wallMs / 1000)} s, report in ${path.join(reports, latest)}`);
-      runs.push({ mode: mode.name, wallMs, counts: summary.counts, exitCode: result.exitCode ?? -1, report: path.join(reports, latest) });
+      const report = path.join(dir, 'latest');
+      const summary = await readFile(path.join(report, 'summary.json'), 'utf8').then(
+        (text) => JSON.parse(text) as { counts: SuiteRun['counts'] },
+        () => {
+          throw new Error(`suites: ${mode.name}: \`dutlab run\` exited ${exitCode} and wrote no summary; its output is in ${dir}`);
+        },
+      );
+      const real = await realpath(report);
+      say(`suites: ${mode.name}: exit ${exitCode} after ${Math.round(wallMs / 1000)} s, report in ${real}`);
+      runs.push({ mode: mode.name, wallMs, counts: summary.counts, exitCode, report: real });
     }
     return runs;
   } finally {

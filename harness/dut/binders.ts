@@ -39,9 +39,11 @@ const QEMU_OVERHEAD_MIB = 1024;
 
 /**
  * One guest per `cpus` cores. More share the cores: on 2 cores two guests of
- * 2 vCPUs ran a 16-test subset 1.02× slower than one (two of 1 vCPU 1.07×),
- * and gained (0.89×) only on a subset where one suite mostly waits on
- * timers (bench, 2026-12-06).
+ * 2 vCPUs ran a 16-test subset 1.02× slower than one (two of 1 vCPU 1.07×)
+ * and the whole os+hup suites 0.81× as long, each guest starved meanwhile (an
+ * engine restart test 80 s against 17 s): the suites judge the OS's own
+ * deadlines, which a starved guest can miss for the harness's load (bench,
+ * 2026-12-06).
  */
 const qemuCopies = (board: QemuBoard | VirtualBoard): number =>
   Math.max(1, Math.min(Math.floor(availableParallelism() / board.qemu.cpus), Math.floor(freemem() / 2 ** 20 / (board.qemu.memory + QEMU_OVERHEAD_MIB))));

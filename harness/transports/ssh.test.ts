@@ -89,7 +89,7 @@ sshTest('exec: stdout and stderr apart, exit codes 0, 1 and 42, a signal as 128+
   t.is(ssh.hostKey?.type, 'ssh-ed25519');
 });
 
-sshTest('exec: the transcript gets each command when it starts and its end, numbered, concurrent ones told apart', async (t) => {
+sshTest('exec: the transcript gets each command when it starts and its end (a timeout too), numbered, concurrent ones told apart', async (t) => {
   const sshd = await server(t);
   const notes: string[] = [];
   const ssh = await connect(t, sshd.port, { note: (text) => notes.push(text) });
@@ -101,6 +101,8 @@ sshTest('exec: the transcript gets each command when it starts and its end, numb
   t.regex(lines[3] ?? '', /^ssh #1 exited 3 after \d+ ms$/);
   t.deepEqual(lines.slice(4, 5), ['ssh #3: kill -TERM $$']);
   t.regex(lines[5] ?? '', /^ssh #3 killed by SIGTERM after \d+ ms$/);
+  await t.throwsAsync(ssh.exec('sleep 30', { timeoutMs: 300 }), { instanceOf: DutError });
+  t.deepEqual(notes.filter((note) => note.startsWith('ssh #4')).map((note) => note.replace(/after \d+ ms/, 'after N ms').replace(/: .*/s, ':')), ['ssh #4:', 'ssh #4 ended without an exit code after N ms:']);
 });
 
 sshTest('exec: 1 MB of stdout and 1 MB of stderr at once', async (t) => {

@@ -152,11 +152,16 @@ export class SshTransport implements Transport {
       const link = await this.live(step);
       // As the serial shell does: the transcript is the run's timeline over either transport.
       this.note(`ssh #${id}: ${command}`);
+      const started = Date.now();
       const raw = await runOnLink(link, command, {
         timeoutMs: options.timeoutMs ?? this.timeoutMs,
         dut: this.dut,
         step,
         ...(options.signal ? { signal: options.signal } : {}),
+      }).catch((error: unknown) => {
+        // A command that timed out or lost its connection ends in the timeline too; the error goes on as it was.
+        this.note(`ssh #${id} ended without an exit code after ${Date.now() - started} ms: ${error instanceof Error ? error.message : String(error)}`);
+        throw error;
       });
       const result: ExecResult = { stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8'), exitCode: raw.exitCode, durationMs: raw.durationMs };
       if (raw.signal) result.signal = raw.signal;
